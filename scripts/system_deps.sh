@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install the Debian packages some tests use, when possible; never fail the build.
+set -u
+want=()
+command -v espeak-ng >/dev/null 2>&1 || want+=(espeak-ng)
+command -v chromium >/dev/null 2>&1 || want+=(chromium)
+[ ${#want[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "note: not root or no apt-get; tests needing ${want[*]} will skip" >&2
+    exit 0
+fi
+echo "installing system packages: ${want[*]}" >&2
+(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >/dev/null) \
+    || echo "note: could not install ${want[*]}; tests needing them will skip" >&2
+exit 0
