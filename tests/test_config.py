@@ -1,0 +1,46 @@
+"""Config: defaults validate, YAML deltas and dotted overrides apply, bad values are named."""
+
+from __future__ import annotations
+
+import pytest
+
+from tts.config import Config, ConfigError, load_config, save_config
+
+
+def test_round_trip_through_dict_and_yaml(tmp_path):
+    config = load_config(None, ["model.d_model=128", "train.loss.guided_sigma=0.3"])
+    assert Config.from_dict(config.to_dict()) == config
+    path = tmp_path / "c.yaml"
+    save_config(config, path)
+    assert load_config(path) == config
+
+
+def test_yaml_deltas_and_overrides(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text("model:\n  d_model: 192\n  num_heads: 3\ntrain:\n  adam_betas: [0.8, 0.9]\n")
+    config = load_config(path, ["model.num_heads=2", "train.sampling.schedule=exponential"])
+    assert config.model.d_model == 192 and config.model.num_heads == 2
+    assert config.train.adam_betas == (0.8, 0.9)
+    assert config.train.sampling.schedule == "exponential"
+    assert config.audio == Config().audio
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.d_modle=3", "unknown config key"),
+        ("model.d_model=250", "divide by num_heads"),
+        ("model.reduction_factor=7", "1..5"),
+        ("train.amp=fp8", "one of"),
+        ("audio.hop_length=abc", "must be an int"),
+        ("train.sampling.max_prob=2", r"\[0, 1\]"),
+    ],
+)
+def test_bad_values_are_named(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_config_is_frozen():
+    with pytest.raises(AttributeError):
+        Config().model.d_model = 3  # type: ignore[misc]
