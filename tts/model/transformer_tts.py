@@ -1,0 +1,208 @@
+"""Transformer TTS (Li et al., 2019): text → log-mel with an autoregressive decoder.
+
+Dimension letters, used in every shape comment below:
+    B  batch                      T_text  input symbols (including the end token)
+    T_mel  mel frames             T_dec   decoder steps = ceil(T_mel / r)
+    r  reduction factor           D  d_model
+    M  mel bins                   L  decoder layers     H  attention heads
+
+The model works on *normalised* log-mels (per-bin mean/std kept as buffers, so a
+checkpoint is self-contained); :meth:`normalize` / :meth:`denormalize` convert.
+Decoder step s reads the last frame of group s-1 (a zero "go" frame for s = 0)
+and predicts the r frames of group s plus r stop logits.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from tts.config import ModelConfig
+from tts.model.positional import ScaledPositionalEncoding
+from tts.model.postnet import Postnet
+from tts.model.prenets import DecoderPrenet, EncoderPrenet
+from tts.model.transformer import DecoderLayer, EncoderLayer, LayerCache
+
+
+class TTSOutput(NamedTuple):
+    mel_before: Tensor  # (B, T_dec * r, M) decoder output (normalised)
+    mel_after: Tensor  # (B, T_dec * r, M) after the postnet residual
+    stop_logits: Tensor  # (B, T_dec * r)
+    cross_attention: list[Tensor]  # L × (B, H, T_dec, T_text)
+    decoder_lengths: Tensor  # (B,) ceil(mel_lengths / r)
+
+
+class EncoderOutput(NamedTuple):
+    memory: Tensor  # (B, T_text, D)
+    mask: Tensor  # (B, T_text) True at real symbols
+
+
+def lengths_to_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
+    """(B,) lengths → (B, T) bool mask, True at real positions."""
+    max_length = int(lengths.max()) if max_length is None else max_length
+    return torch.arange(max_length, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def causal_mask(length: int, device: torch.device) -> Tensor:
+    """(T, T) bool, True where query t may see key ≤ t."""
+    return torch.ones(length, length, dtype=torch.bool, device=device).tril()
+
+
+def pad_to_multiple(frames: Tensor, r: int) -> Tensor:
+    """(B, T_mel, M) → (B, T_dec * r, M), padding with zeros at the end."""
+    extra = (-frames.shape[1]) % r
+    return nn.functional.pad(frames, (0, 0, 0, extra)) if extra else frames
+
+
+def decoder_inputs(frames: Tensor, r: int) -> Tensor:
+    """Teacher-forcing inputs (B, T_dec, M): a zero go frame, then the last frame of each
+    previous group of r. ``frames`` is (B, T_dec * r, M)."""
+    last_of_group = frames[:, r - 1 :: r]
+    go = torch.zeros_like(last_of_group[:, :1])
+    return torch.cat([go, last_of_group[:, :-1]], dim=1)
+
+
+class TransformerTTS(nn.Module):
+    def __init__(self, config: ModelConfig, vocab_size: int, n_mels: int) -> None:
+        super().__init__()
+        self.config = config
+        self.n_mels = n_mels
+        r = config.reduction_factor
+        layer_args = (
+            config.d_model,
+            config.num_heads,
+            config.ffn_dim,
+            config.dropout,
+            config.attention_dropout,
+            config.norm_first,
+        )
+        self.encoder_prenet = EncoderPrenet(
+            vocab_size,
+            config.d_model,
+            config.encoder_prenet_layers,
+            config.encoder_prenet_kernel,
+            config.encoder_prenet_dropout,
+        )
+        self.encoder_position = ScaledPositionalEncoding(config.d_model, config.dropout)
+        self.encoder_layers = nn.ModuleList(
+            EncoderLayer(*layer_args) for _ in range(config.encoder_layers)
+        )
+        self.encoder_norm = nn.LayerNorm(config.d_model) if config.norm_first else nn.Identity()
+        self.decoder_prenet = DecoderPrenet(
+            n_mels,
+            config.decoder_prenet_dim,
+            config.d_model,
+            config.decoder_prenet_dropout,
+            config.prenet_dropout_at_inference,
+        )
+        self.decoder_position = ScaledPositionalEncoding(config.d_model, config.dropout)
+        self.decoder_layers = nn.ModuleList(
+            DecoderLayer(*layer_args) for _ in range(config.decoder_layers)
+        )
+        self.decoder_norm = nn.LayerNorm(config.d_model) if config.norm_first else nn.Identity()
+        self.mel_linear = nn.Linear(config.d_model, n_mels * r)
+        self.stop_linear = nn.Linear(config.d_model, r)
+        self.postnet = Postnet(
+            n_mels,
+            config.postnet_channels,
+            config.postnet_layers,
+            config.postnet_kernel,
+            config.postnet_dropout,
+        )
+        self.register_buffer("mel_mean", torch.zeros(n_mels))
+        self.register_buffer("mel_std", torch.ones(n_mels))
+
+    @property
+    def reduction_factor(self) -> int:
+        return self.config.reduction_factor
+
+    def set_mel_stats(self, mean: Tensor, std: Tensor) -> None:
+        """Store per-bin feature statistics (from data preparation) in the weights."""
+        self.mel_mean.copy_(mean)
+        self.mel_std.copy_(std.clamp(min=1e-3))
+
+    def normalize(self, mel: Tensor) -> Tensor:
+        """Raw log-mel (..., M) → model space."""
+        return (mel - self.mel_mean) / self.mel_std
+
+    def denormalize(self, mel: Tensor) -> Tensor:
+        """Model space (..., M) → raw log-mel, ready for a vocoder."""
+        return mel * self.mel_std + self.mel_mean
+
+    def encode(self, tokens: Tensor, lengths: Tensor) -> EncoderOutput:
+        """tokens (B, T_text), lengths (B,) → memory (B, T_text, D)."""
+        mask = lengths_to_mask(lengths, tokens.shape[1])
+        x = self.encoder_position(self.encoder_prenet(tokens, mask))
+        attention_mask = mask[:, None, None, :]
+        for layer in self.encoder_layers:
+            x = layer(x, attention_mask)
+        return EncoderOutput(self.encoder_norm(x), mask)
+
+    def memory_caches(self, encoded: EncoderOutput) -> list[LayerCache]:
+        """Cross-attention keys/values of the encoder output, once per utterance."""
+        return [
+            LayerCache(None, layer.cross_attention.project_memory(encoded.memory))
+            for layer in self.decoder_layers
+        ]
+
+    def decode(
+        self,
+        inputs: Tensor,
+        encoded: EncoderOutput,
+        caches: list[LayerCache],
+        offset: int = 0,
+        memory_bias: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, list[Tensor], list[LayerCache]]:
+        """Run the decoder stack on new steps.
+
+        inputs (B, T, M) previous frames; ``offset`` = steps already in the caches.
+        ``memory_bias`` (B, 1, T, T_text) bool further restricts cross-attention
+        (the inference-time monotonic constraint). Returns frames (B, T * r, M),
+        stop logits (B, T * r), L × (B, H, T, T_text) cross weights and new caches.
+        """
+        x = self.decoder_position(self.decoder_prenet(inputs), offset)
+        steps = inputs.shape[1]
+        self_mask = None
+        if steps > 1:
+            self_mask = causal_mask(offset + steps, x.device)[offset:]
+        memory_mask = encoded.mask[:, None, None, :]
+        if memory_bias is not None:
+            memory_mask = memory_mask & memory_bias
+        weights, new_caches = [], []
+        for layer, cache in zip(self.decoder_layers, caches, strict=True):
+            out = layer(x, self_mask, memory_mask, cache)
+            x = out.output
+            weights.append(out.cross_weights)
+            new_caches.append(out.cache)
+        x = self.decoder_norm(x)
+        batch = x.shape[0]
+        frames = self.mel_linear(x).view(batch, steps * self.reduction_factor, self.n_mels)
+        stops = self.stop_linear(x).view(batch, steps * self.reduction_factor)
+        return frames, stops, weights, new_caches
+
+    def forward(
+        self,
+        tokens: Tensor,
+        token_lengths: Tensor,
+        mels: Tensor,
+        mel_lengths: Tensor,
+        inputs: Tensor | None = None,
+    ) -> TTSOutput:
+        """Teacher-forced pass.
+
+        tokens (B, T_text); mels (B, T_mel, M) normalised targets; ``inputs`` (B, T_dec, M)
+        overrides the decoder inputs (scheduled sampling), defaulting to
+        :func:`decoder_inputs` of the targets.
+        """
+        r = self.reduction_factor
+        encoded = self.encode(tokens, token_lengths)
+        frames = pad_to_multiple(mels, r)
+        if inputs is None:
+            inputs = decoder_inputs(frames, r)
+        before, stops, weights, _ = self.decode(inputs, encoded, self.memory_caches(encoded))
+        decoder_lengths = (mel_lengths + r - 1) // r
+        frame_mask = lengths_to_mask(decoder_lengths * r, before.shape[1])
+        after = before + self.postnet(before, frame_mask)
+        return TTSOutput(before, after, stops, weights, decoder_lengths)
