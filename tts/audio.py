@@ -46,7 +46,10 @@ def preprocess(wav: np.ndarray, config: AudioConfig) -> np.ndarray:
     """Optional silence trimming and peak normalisation (both config-driven)."""
     if config.trim_silence and wav.size:
         wav, _ = librosa.effects.trim(
-            wav, top_db=config.trim_top_db, frame_length=config.win_length, hop_length=config.hop_length
+            wav,
+            top_db=config.trim_top_db,
+            frame_length=config.win_length,
+            hop_length=config.hop_length,
         )
     peak = float(np.abs(wav).max()) if wav.size else 0.0
     if config.peak_normalize and peak > 0:

@@ -13,6 +13,7 @@ import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("data_prep.prepare", "dataset folder -> manifests + cached log-mel features"),
+    "train": ("tts.train", "train the Transformer TTS acoustic model"),
 }
 
 

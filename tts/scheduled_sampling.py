@@ -1,0 +1,79 @@
+"""Scheduled sampling for a parallel (Transformer) decoder, against exposure bias.
+
+Two passes: pass 1 is teacher-forced without gradient and predicts every frame;
+pass 2 re-runs the decoder where each step's input is the ground-truth frame with
+probability 1 − p and the (detached) pass-1 prediction with probability p.
+Shapes use the letters of :mod:`tts.model.transformer_tts`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from tts.config import SamplingConfig
+from tts.model.transformer_tts import TransformerTTS, TTSOutput, decoder_inputs, pad_to_multiple
+
+
+def sampling_probability(config: SamplingConfig, step: int) -> float:
+    """p(step): 0 before ``start_step``, then 1 − ε(s) capped at ``max_prob``, where the
+    teacher-forcing probability ε decays linearly, exponentially or as an inverse
+    sigmoid over s = step − start_step (``constant`` uses the ceiling at once)."""
+    if step < config.start_step or config.max_prob == 0:
+        return 0.0
+    s = step - config.start_step
+    if config.schedule == "constant":
+        return config.max_prob
+    if config.schedule == "linear":
+        teacher = max(0.0, 1.0 - s / config.ramp_steps)
+    elif config.schedule == "exponential":
+        teacher = math.exp(-s / config.ramp_steps)
+    else:
+        k = config.sigmoid_k
+        teacher = k / (k + math.exp(min(s / k, 700.0)))
+    return min(config.max_prob, 1.0 - teacher)
+
+
+def mix_inputs(teacher: Tensor, predicted: Tensor, p: float, generator=None) -> Tensor:
+    """Per step (B, T_dec, M): the predicted input with probability p, else the teacher's."""
+    if p <= 0:
+        return teacher
+    if p >= 1:
+        return predicted
+    draw = torch.rand(teacher.shape[:2], generator=generator, device=teacher.device)
+    return torch.where((draw < p).unsqueeze(-1), predicted, teacher)
+
+
+class SampledOutput(NamedTuple):
+    output: TTSOutput  # pass 2 (with gradient)
+    teacher_output: TTSOutput | None  # pass 1 (no gradient), None when p == 0
+    inputs: Tensor  # (B, T_dec, M) decoder inputs actually used in pass 2
+
+
+def scheduled_sampling_forward(
+    model: TransformerTTS | torch.nn.Module,
+    reduction_factor: int,
+    tokens: Tensor,
+    token_lengths: Tensor,
+    mels: Tensor,
+    mel_lengths: Tensor,
+    p: float,
+    generator=None,
+) -> SampledOutput:
+    """Teacher forcing when p == 0 (one pass), otherwise the two-pass mix.
+
+    ``model`` may be wrapped (DistributedDataParallel), hence the explicit r.
+    """
+    r = reduction_factor
+    teacher_inputs = decoder_inputs(pad_to_multiple(mels, r), r)
+    if p <= 0:
+        return SampledOutput(model(tokens, token_lengths, mels, mel_lengths), None, teacher_inputs)
+    with torch.no_grad():
+        first = model(tokens, token_lengths, mels, mel_lengths)
+    predicted = decoder_inputs(first.mel_before.detach(), r)
+    inputs = mix_inputs(teacher_inputs, predicted, p, generator)
+    second = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs)
+    return SampledOutput(second, first, inputs)

@@ -1,0 +1,498 @@
+"""Training loop for the acoustic model, readable top to bottom.
+
+``tts train --config recipes/<name>/conf/<model>.yaml --out exp/<run> [--resume]``;
+multi-GPU/multi-node through ``torchrun --nproc_per_node=N -m tts.cli train ...``.
+Resuming restores model, optimiser, scheduler, data position and RNG state, so
+N + M steps straight and N steps, stop, resume M give the same losses on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from tts.audio import griffin_lim
+from tts.checkpoint import checkpoints_in, load_checkpoint, save_checkpoint
+from tts.config import Config, load_config, save_config
+from tts.data import Batch, FrameBudgetSampler, TTSDataset, collate
+from tts.eval.alignment import best_head_diagonality
+from tts.losses import LossTerms, guided_weight, tts_loss
+from tts.model.generate import generate
+from tts.model.transformer_tts import TransformerTTS
+from tts.plotting import plot_alignment_grid, plot_mel, save_figure
+from tts.scheduled_sampling import sampling_probability, scheduled_sampling_forward
+from tts.text import Tokenizer
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. too many non-finite losses in a row)."""
+
+
+@dataclass
+class Progress:
+    """Where training stands; saved in every checkpoint."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    best_val: float = math.inf
+    nonfinite_in_row: int = 0
+    history: list = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- setup
+
+
+def setup_distributed() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment, or a single process."""
+    if "RANK" not in os.environ:
+        return 0, 1, 0
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def pick_device(requested: str, local_rank: int) -> torch.device:
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda":
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    return torch.device(requested)
+
+
+def build_model(config: Config) -> TransformerTTS:
+    return TransformerTTS(config.model, len(config.text.symbols), config.audio.n_mels)
+
+
+def load_stats(manifest_dir: Path, n_mels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-bin mean/std written by ``tts prepare``."""
+    stats = json.loads((manifest_dir / "stats.json").read_text())
+    mean, std = torch.tensor(stats["mean"]), torch.tensor(stats["std"])
+    if mean.shape != (n_mels,):
+        raise ValueError(f"stats.json has {mean.shape[0]} bins, config expects {n_mels}")
+    return mean, std
+
+
+def noam_factor(step: int, warmup: int) -> float:
+    """Linear warm-up to 1 over ``warmup`` steps, then ∝ 1/√step (Noam), for LambdaLR."""
+    step = max(step, 1)
+    if warmup == 0:
+        return 1.0
+    return min(step / warmup, math.sqrt(warmup / step))
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), None))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# ---------------------------------------------------------------- one step
+
+
+def autocast(device: torch.device, amp: str):
+    if device.type != "cuda" or amp == "none":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def compute_loss(
+    model, raw: TransformerTTS, batch: Batch, config: Config, step: int, p: float
+) -> tuple[LossTerms, LossTerms | None, object]:
+    """Scheduled-sampling forward (teacher forcing when p == 0) and loss terms."""
+    mels = raw.normalize(batch.mels)
+    sampled = scheduled_sampling_forward(
+        model, raw.reduction_factor, batch.tokens, batch.token_lengths, mels, batch.mel_lengths, p
+    )
+    terms = tts_loss(
+        sampled.output, mels, batch.mel_lengths, batch.token_lengths, config.train.loss, step
+    )
+    teacher_terms = None
+    if sampled.teacher_output is not None:
+        teacher_terms = tts_loss(
+            sampled.teacher_output,
+            mels,
+            batch.mel_lengths,
+            batch.token_lengths,
+            config.train.loss,
+            step,
+        )
+    return terms, teacher_terms, sampled.output
+
+
+def all_finite(value: torch.Tensor, world_size: int) -> bool:
+    """Whether every rank saw a finite value (ranks must skip a step together)."""
+    flag = torch.tensor([float(torch.isfinite(value).all())], device=value.device)
+    if world_size > 1:
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item() == 1.0)
+
+
+# ---------------------------------------------------------------- validation
+
+
+@torch.no_grad()
+def validate(raw: TransformerTTS, loader: DataLoader, config: Config, step: int, device) -> dict:
+    """Teacher-forced loss over the validation set (model in eval mode)."""
+    raw.eval()
+    totals: dict[str, float] = {}
+    count = 0
+    for batch in loader:
+        batch = batch.to(device)
+        mels = raw.normalize(batch.mels)
+        output = raw(batch.tokens, batch.token_lengths, mels, batch.mel_lengths)
+        terms = tts_loss(
+            output, mels, batch.mel_lengths, batch.token_lengths, config.train.loss, step
+        )
+        for name, value in terms._asdict().items():
+            totals[name] = totals.get(name, 0.0) + float(value)
+        count += 1
+    raw.train()
+    return {name: value / max(count, 1) for name, value in totals.items()}
+
+
+@torch.no_grad()
+def free_running(raw: TransformerTTS, dataset: TTSDataset, config: Config, device) -> list[dict]:
+    """Synthesise a few fixed validation sentences without teacher forcing."""
+    raw.eval()
+    results = []
+    r = raw.reduction_factor
+    heads = guided_heads(config)
+    for index in range(min(config.train.val_sentences, len(dataset))):
+        item = dataset[index]
+        tokens = item.tokens.unsqueeze(0).to(device)
+        max_steps = int(item.mel.shape[0] * 2 / r) + 10
+        out = generate(
+            raw,
+            tokens,
+            torch.tensor([tokens.shape[1]], device=device),
+            max_steps,
+            alignment_heads=heads,
+        )
+        length = int(out.lengths[0])
+        mel = out.mel[0, :length].cpu()
+        overlap = min(length, item.mel.shape[0])
+        l1 = float((mel[:overlap] - item.mel[:overlap]).abs().mean()) if overlap else math.inf
+        results.append(
+            {
+                "id": item.id,
+                "mel": mel,
+                "target": item.mel,
+                "alignment": out.alignment[0, :, :, : int(out.decoder_steps[0])].cpu(),
+                "l1": l1,
+                "length_ratio": length / item.mel.shape[0],
+                "hit_max": bool(out.hit_max[0]),
+            }
+        )
+    raw.train()
+    return results
+
+
+def guided_heads(config: Config) -> list[tuple[int, int]]:
+    """The (layer, head) pairs the guided-attention loss shapes: the alignment heads."""
+    layers = config.model.decoder_layers
+    loss = config.train.loss
+    chosen = [
+        (layer, head)
+        for layer in range(max(0, layers - loss.guided_layers), layers)
+        for head in range(min(loss.guided_heads, config.model.num_heads))
+    ]
+    return chosen or [(layers - 1, h) for h in range(config.model.num_heads)]
+
+
+# ---------------------------------------------------------------- logging
+
+
+def log_validation(writer, out_dir: Path, config: Config, step: int, val, samples) -> None:
+    for name, value in val.items():
+        writer.add_scalar(f"val/{name}", value, step)
+    align_dir = out_dir / "alignments"
+    align_dir.mkdir(exist_ok=True)
+    for i, sample in enumerate(samples):
+        writer.add_scalar(f"val_free/l1_{i}", sample["l1"], step)
+        writer.add_scalar(f"val_free/length_ratio_{i}", sample["length_ratio"], step)
+        fig = plot_alignment_grid(sample["alignment"].numpy(), f"{sample['id']} step {step}")
+        writer.add_figure(f"alignment/free_{i}", fig, step, close=False)
+        save_figure(fig, align_dir / f"step{step:07d}_{sample['id']}.png")
+        writer.add_figure(
+            f"mel/free_{i}", plot_mel(sample["mel"].T.numpy(), "", sample["target"].T.numpy()), step
+        )
+        if sample["mel"].shape[0] >= 2:
+            audio = griffin_lim(sample["mel"].T, config.audio, n_iter=16)
+            writer.add_audio(f"audio/free_{i}", audio.unsqueeze(0), step, config.audio.sample_rate)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def save_training_checkpoint(
+    out_dir: Path, name: str, raw, optimizer, scheduler, scaler, config, progress
+):
+    save_checkpoint(
+        out_dir / name,
+        config,
+        raw.state_dict(),
+        progress.step,
+        optimizer=optimizer.state_dict(),
+        scheduler=scheduler.state_dict(),
+        scaler=scaler.state_dict() if scaler is not None else None,
+        progress={k: v for k, v in progress.__dict__.items()},
+        rng=rng_state(),
+    )
+
+
+def prune_checkpoints(out_dir: Path, keep: int) -> None:
+    for old in checkpoints_in(out_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def train(
+    config: Config,
+    out_dir: str | Path,
+    resume: bool = False,
+    device: str = "auto",
+    max_items: int | None = None,
+) -> Progress:
+    """Train until ``config.train.max_steps``; returns the final progress (with loss history)."""
+    rank, world_size, local_rank = setup_distributed()
+    device = pick_device(device, local_rank)
+    out_dir = Path(out_dir)
+    is_main = rank == 0
+    if is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, out_dir / "config.yaml")
+    seed_everything(config.train.seed + rank)
+
+    tokenizer = Tokenizer(config.text)
+    manifest_dir = Path(config.data.manifest_dir)
+    train_set = TTSDataset(manifest_dir / "train.jsonl", tokenizer, max_items)
+    val_set = TTSDataset(manifest_dir / "val.jsonl", tokenizer)
+    sampler = FrameBudgetSampler(
+        [train_set.frames(i) for i in range(len(train_set))],
+        config.train.batch_frames,
+        config.train.max_batch_size,
+        seed=config.train.seed,
+        num_replicas=world_size,
+        rank=rank,
+    )
+    val_sampler = FrameBudgetSampler(
+        [val_set.frames(i) for i in range(len(val_set))],
+        max(config.train.batch_frames, max(val_set.frames(i) for i in range(len(val_set)))),
+        config.train.max_batch_size,
+        shuffle=False,
+    )
+    val_loader = DataLoader(val_set, batch_sampler=val_sampler, collate_fn=collate)
+
+    raw = build_model(config).to(device)
+    raw.set_mel_stats(*load_stats(manifest_dir, config.audio.n_mels))
+    model = DistributedDataParallel(raw) if world_size > 1 else raw
+    optimizer = torch.optim.Adam(
+        raw.parameters(),
+        lr=config.train.learning_rate,
+        betas=config.train.adam_betas,
+        weight_decay=config.train.weight_decay,
+    )
+    warmup = config.train.warmup_steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: noam_factor(s, warmup))
+    use_scaler = device.type == "cuda" and config.train.amp == "fp16"
+    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+    progress = Progress()
+
+    latest = checkpoints_in(out_dir)
+    if resume and latest:
+        state = load_checkpoint(latest[-1], map_location=device)
+        raw.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        progress = Progress(**state["progress"])
+        set_rng_state(state["rng"])
+        if is_main:
+            log.info("resumed from %s at step %d", latest[-1], progress.step)
+
+    writer = None
+    if is_main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(out_dir / "tensorboard")
+    bar = tqdm(
+        total=config.train.max_steps, initial=progress.step, disable=not is_main, desc="train"
+    )
+    accum = config.train.grad_accum
+    raw.train()
+    while progress.step < config.train.max_steps:
+        sampler.set_epoch(progress.epoch)
+        batches = list(sampler)
+        if not batches:
+            raise TrainingError("no training batches: too few items for this many processes")
+        while (
+            progress.batch_in_epoch + accum <= len(batches)
+            and progress.step < config.train.max_steps
+        ):
+            step_start = time.perf_counter()
+            p = sampling_probability(config.train.sampling, progress.step)
+            optimizer.zero_grad(set_to_none=True)
+            finite = True
+            for micro in range(accum):
+                indices = batches[progress.batch_in_epoch + micro]
+                batch = collate([train_set[i] for i in indices]).to(device)
+                sync = micro == accum - 1 or world_size == 1
+                context = contextlib.nullcontext() if sync else model.no_sync()
+                with context, autocast(device, config.train.amp):
+                    terms, teacher_terms, output = compute_loss(
+                        model, raw, batch, config, progress.step, p
+                    )
+                finite = finite and all_finite(terms.total.detach(), world_size)
+                if finite:
+                    loss = terms.total / accum
+                    (scaler.scale(loss) if scaler else loss).backward()
+            progress.batch_in_epoch += accum
+            if scaler is not None:
+                scaler.unscale_(optimizer)
+            grad_norm = torch.nn.utils.clip_grad_norm_(raw.parameters(), config.train.grad_clip)
+            finite = finite and all_finite(grad_norm, world_size)
+            if not finite:
+                progress.nonfinite_in_row += 1
+                optimizer.zero_grad(set_to_none=True)
+                log.warning("non-finite loss or gradient at step %d: step skipped", progress.step)
+                if progress.nonfinite_in_row >= config.train.max_nonfinite:
+                    raise TrainingError(
+                        f"{progress.nonfinite_in_row} non-finite steps in a row at step "
+                        f"{progress.step}: lower train.learning_rate, check the data "
+                        "(tts prepare's summary) or disable AMP (train.amp=none)"
+                    )
+                continue
+            progress.nonfinite_in_row = 0
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            scheduler.step()
+            progress.step += 1
+            loss_value = float(terms.total)
+            progress.history.append(loss_value)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.3f}", p=f"{p:.2f}")
+
+            if is_main and progress.step % config.train.log_every == 0:
+                diag, layer, head = best_head_diagonality(
+                    [a.detach().float().cpu() for a in output.cross_attention],
+                    batch.token_lengths.cpu(),
+                    output.decoder_lengths.cpu(),
+                )
+                scalars = {
+                    **{f"train/{k}": float(v) for k, v in terms._asdict().items()},
+                    "train/lr": scheduler.get_last_lr()[0],
+                    "train/grad_norm": float(grad_norm),
+                    "train/sampling_p": p,
+                    "train/guided_lambda": guided_weight(config.train.loss, progress.step),
+                    "train/alpha_encoder": float(raw.encoder_position.alpha),
+                    "train/alpha_decoder": float(raw.decoder_position.alpha),
+                    "train/diagonality": diag,
+                    "train/steps_per_second": 1.0 / (time.perf_counter() - step_start),
+                }
+                if teacher_terms is not None:
+                    scalars.update(
+                        {f"train_tf/{k}": float(v) for k, v in teacher_terms._asdict().items()}
+                    )
+                for name, value in scalars.items():
+                    writer.add_scalar(name, value, progress.step)
+                with open(out_dir / "train_log.jsonl", "a") as handle:
+                    handle.write(
+                        json.dumps({"step": progress.step, **scalars, "best_head": [layer, head]})
+                        + "\n"
+                    )
+
+            if is_main and progress.step % config.train.val_every == 0:
+                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                    val = validate(raw, val_loader, config, progress.step, device)
+                    samples = free_running(raw, val_set, config, device)
+                log_validation(writer, out_dir, config, progress.step, val, samples)
+                if val["total"] < progress.best_val:
+                    progress.best_val = val["total"]
+                    save_training_checkpoint(
+                        out_dir, "best.pt", raw, optimizer, scheduler, scaler, config, progress
+                    )
+            if is_main and progress.step % config.train.checkpoint_every == 0:
+                name = f"checkpoint_{progress.step:08d}.pt"
+                save_training_checkpoint(
+                    out_dir, name, raw, optimizer, scheduler, scaler, config, progress
+                )
+                prune_checkpoints(out_dir, config.train.keep_last)
+        if progress.batch_in_epoch + accum > len(batches):
+            progress.epoch += 1
+            progress.batch_in_epoch = 0
+    bar.close()
+    if is_main:
+        name = f"checkpoint_{progress.step:08d}.pt"
+        if not (out_dir / name).exists():
+            save_training_checkpoint(
+                out_dir, name, raw, optimizer, scheduler, scaler, config, progress
+            )
+            prune_checkpoints(out_dir, config.train.keep_last)
+        writer.close()
+    if world_size > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return progress
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="recipe YAML (deltas from the defaults)")
+    parser.add_argument("--out", required=True, help="run folder (checkpoints, logs, plots)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides")
+    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    parser.add_argument("--max-items", type=int, default=None, help="use only the first N items")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.set)
+    try:
+        progress = train(config, args.out, args.resume, args.device, args.max_items)
+    except (TrainingError, FileNotFoundError) as exc:
+        log.error("%s", exc)
+        return 1
+    log.info("finished at step %d", progress.step)
+    return 0
