@@ -1,0 +1,220 @@
+"""Property tests of the Transformer TTS model, losses and scheduled sampling on tiny sizes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tts.config import LossConfig, ModelConfig, SamplingConfig
+from tts.data import collate
+from tts.losses import guided_attention_loss, stop_targets, tts_loss
+from tts.model.generate import generate
+from tts.model.transformer_tts import TransformerTTS, decoder_inputs, pad_to_multiple
+from tts.scheduled_sampling import mix_inputs, sampling_probability, scheduled_sampling_forward
+
+VOCAB, MELS = 20, 8
+
+
+def tiny(r: int = 1, **overrides) -> TransformerTTS:
+    torch.manual_seed(0)
+    config = ModelConfig(
+        d_model=32,
+        num_heads=2,
+        encoder_layers=2,
+        decoder_layers=2,
+        ffn_dim=64,
+        decoder_prenet_dim=32,
+        postnet_channels=16,
+        reduction_factor=r,
+        prenet_dropout_at_inference=False,
+        **overrides,
+    )
+    return TransformerTTS(config, VOCAB, MELS)
+
+
+def example(batch=2, text=7, frames=12):
+    torch.manual_seed(1)
+    tokens = torch.randint(2, VOCAB, (batch, text))
+    mels = torch.randn(batch, frames, MELS)
+    return tokens, mels
+
+
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_decoder_is_causal_by_gradients(r):
+    model = tiny(r).eval()
+    tokens, mels = example(1, 6, 12)
+    inputs = decoder_inputs(pad_to_multiple(mels, r), r).requires_grad_(True)
+    out = model(tokens, torch.tensor([6]), mels, torch.tensor([12]), inputs=inputs)
+    steps = inputs.shape[1]
+    for step in range(steps - 1):
+        frame_slice = slice(0, (step + 1) * r)
+        grad = torch.autograd.grad(
+            out.mel_before[0, frame_slice].sum() + out.stop_logits[0, frame_slice].sum(),
+            inputs,
+            retain_graph=True,
+        )[0]
+        assert grad[0, step + 1 :].abs().max() == 0, f"step {step} sees the future"
+        assert grad[0, : step + 1].abs().max() > 0
+
+
+@pytest.mark.parametrize("r", [1, 2])
+def test_padding_invariance(r):
+    model = tiny(r).eval()
+    tokens, mels = example(2, 9, 14)
+    token_lengths, mel_lengths = torch.tensor([9, 5]), torch.tensor([14, 8])
+    batched = model(tokens, token_lengths, mels, mel_lengths)
+    alone = model(tokens[1:, :5], token_lengths[1:], mels[1:, :8], mel_lengths[1:])
+    steps = int(alone.decoder_lengths[0])
+    torch.testing.assert_close(
+        batched.mel_after[1, : steps * r], alone.mel_after[0], atol=1e-5, rtol=0
+    )
+    torch.testing.assert_close(
+        batched.cross_attention[-1][1, :, :steps, :5],
+        alone.cross_attention[-1][0],
+        atol=1e-5,
+        rtol=0,
+    )
+    assert batched.cross_attention[-1][1, :, :, 5:].abs().max() == 0
+
+
+@pytest.mark.parametrize("r", [1, 2])
+def test_cached_decoding_equals_uncached(r):
+    model = tiny(r).eval()
+    tokens, _ = example(2, 7)
+    lengths = torch.tensor([7, 4])
+    cached = generate(model, tokens, lengths, max_steps=12, stop_threshold=2.0)
+    uncached = generate(model, tokens, lengths, max_steps=12, stop_threshold=2.0, use_cache=False)
+    torch.testing.assert_close(cached.mel, uncached.mel, atol=1e-4, rtol=0)
+    torch.testing.assert_close(cached.alignment, uncached.alignment, atol=1e-4, rtol=0)
+    assert cached.hit_max.all() and (cached.decoder_steps == 12).all()
+
+
+def test_stop_token_ends_generation():
+    model = tiny(2).eval()
+    with torch.no_grad():
+        model.stop_linear.bias.fill_(-20.0)
+        model.stop_linear.bias[1] = 20.0  # the second frame of every step says "stop"
+    tokens, _ = example(1)
+    out = generate(model, tokens, torch.tensor([7]), max_steps=10, min_steps=3)
+    assert int(out.decoder_steps[0]) == 4 and int(out.lengths[0]) == 8 and not out.hit_max[0]
+
+
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_stop_labels_and_lengths_with_reduction(r):
+    model = tiny(r).eval()
+    tokens, mels = example(2, 7, 10)
+    mel_lengths = torch.tensor([10, 7])
+    out = model(tokens, torch.tensor([7, 7]), mels, mel_lengths)
+    expected_steps = [math.ceil(10 / r), math.ceil(7 / r)]
+    assert out.decoder_lengths.tolist() == expected_steps
+    assert out.mel_before.shape[1] == expected_steps[0] * r
+    assert out.cross_attention[0].shape[2] == expected_steps[0]
+    labels = stop_targets(mel_lengths, out.mel_before.shape[1])
+    assert labels[0].tolist() == [0.0] * 9 + [1.0] * (expected_steps[0] * r - 9)
+    assert labels[1, :6].sum() == 0 and labels[1, 6:].min() == 1
+    # Decoder inputs: go frame, then the last frame of each earlier group.
+    inputs = decoder_inputs(pad_to_multiple(mels, r), r)
+    assert inputs[:, 0].abs().max() == 0
+    for step in range(1, inputs.shape[1]):
+        torch.testing.assert_close(inputs[:, step], pad_to_multiple(mels, r)[:, step * r - 1])
+
+
+def test_collate_masks_and_stop_targets():
+    from tts.data import Item
+
+    items = [
+        Item("a", torch.tensor([3, 4, 1]), torch.randn(5, MELS)),
+        Item("b", torch.tensor([3, 1]), torch.randn(3, MELS)),
+    ]
+    batch = collate(items)
+    assert batch.tokens.tolist() == [[3, 4, 1], [3, 1, 0]]
+    assert batch.mel_mask.tolist() == [[True] * 5, [True] * 3 + [False] * 2]
+    assert batch.stop_targets[1].tolist() == [0, 0, 1, 1, 1]
+    assert batch.mels[1, 3:].max() == pytest.approx(math.log(1e-5))
+
+
+def test_guided_attention_hand_computed():
+    sigma = 0.4
+    anti = torch.tensor([[0.0, 1.0], [1.0, 0.0]])[None, None]  # (B=1, H=1, T=2, N=2)
+    lengths = torch.tensor([2])
+    loss = guided_attention_loss([anti], lengths, lengths, sigma, 1, 1)
+    off_diagonal = 1 - math.exp(-((0.5 - 0.0) ** 2) / (2 * sigma**2))
+    assert float(loss) == pytest.approx(2 * off_diagonal / 4, abs=1e-6)
+
+
+def test_guided_attention_zero_on_diagonal_and_ignores_padding():
+    eye = torch.eye(40)[None, None]
+    lengths = torch.tensor([40])
+    assert float(guided_attention_loss([eye], lengths, lengths, 0.4, 1, 1)) < 1e-6
+    padded = torch.zeros(1, 1, 50, 60)
+    padded[0, 0, :40, :40] = torch.eye(40)
+    padded[0, 0, 40:, :] = 1.0  # garbage in the padding must not count
+    assert float(guided_attention_loss([padded], lengths, lengths, 0.4, 1, 1)) < 1e-6
+    uniform = torch.full((1, 1, 40, 40), 1 / 40)
+    assert float(guided_attention_loss([uniform], lengths, lengths, 0.4, 1, 1)) > 1e-3
+
+
+def test_loss_terms_finite_and_weighted():
+    model = tiny(2)
+    tokens, mels = example()
+    out = model(tokens, torch.tensor([7, 5]), mels, torch.tensor([12, 9]))
+    config = LossConfig(guided_weight=0.0)
+    terms = tts_loss(out, mels, torch.tensor([12, 9]), torch.tensor([7, 5]), config)
+    assert torch.isfinite(terms.total)
+    assert float(terms.total.detach()) == pytest.approx(
+        float(terms.mel_before + terms.mel_after + terms.stop), rel=1e-5
+    )
+
+
+def test_scheduled_sampling_extremes():
+    model = tiny(2).eval()
+    tokens, mels = example()
+    tl, ml = torch.tensor([7, 5]), torch.tensor([12, 9])
+    teacher = model(tokens, tl, mels, ml)
+    p0 = scheduled_sampling_forward(model, 2, tokens, tl, mels, ml, 0.0)
+    torch.testing.assert_close(p0.output.mel_after, teacher.mel_after)
+    assert p0.teacher_output is None
+    p1 = scheduled_sampling_forward(model, 2, tokens, tl, mels, ml, 1.0)
+    torch.testing.assert_close(p1.inputs, decoder_inputs(teacher.mel_before, 2))
+    torch.testing.assert_close(p1.teacher_output.mel_after, teacher.mel_after)
+    mixed = mix_inputs(torch.zeros(4, 1000, 1), torch.ones(4, 1000, 1), 0.3)
+    assert 0.25 < float(mixed.mean()) < 0.35
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear", "exponential", "inverse_sigmoid"])
+def test_sampling_schedules(schedule):
+    config = SamplingConfig(
+        schedule=schedule, start_step=100, ramp_steps=1000, max_prob=0.5, sigmoid_k=200.0
+    )
+    values = [sampling_probability(config, s) for s in (0, 99, 100, 600, 1100, 10**6)]
+    assert values[0] == values[1] == 0.0
+    assert all(0 <= v <= 0.5 for v in values)
+    assert values[-1] == pytest.approx(0.5, abs=1e-3)
+    assert values == sorted(values)
+
+
+def test_every_parameter_updates():
+    model = tiny(2)
+    model.train()
+    tokens, mels = example()
+    tl, ml = torch.tensor([7, 5]), torch.tensor([12, 9])
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(3):
+        out = model(tokens, tl, mels, ml)
+        terms = tts_loss(out, mels, ml, tl, LossConfig())
+        optimizer.zero_grad()
+        terms.total.backward()
+        optimizer.step()
+    stale = [n for n, p in model.named_parameters() if torch.equal(p, before[n])]
+    assert not stale, f"parameters never updated: {stale}"
+
+
+def test_long_inputs_work_without_a_maximum_length():
+    model = tiny(1).eval()
+    tokens = torch.randint(2, VOCAB, (1, 3000))
+    mels = torch.randn(1, 20, MELS)
+    out = model(tokens, torch.tensor([3000]), mels, torch.tensor([20]))
+    assert torch.isfinite(out.mel_after).all()
