@@ -10,6 +10,7 @@ Hence ``n_frames == len(wav) // hop``.
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 
 import librosa
@@ -125,17 +126,22 @@ def griffin_lim(
     The mel is mapped back to linear magnitude with the filterbank's
     pseudo-inverse, then phase is recovered by torchaudio's fast Griffin-Lim.
     """
-    if log_mel_spec.shape[-1] < 2:
-        raise AudioError("Griffin-Lim needs at least 2 frames")
     import torchaudio.functional as AF
 
     squeeze = log_mel_spec.dim() == 2
     spec = log_mel_spec.unsqueeze(0) if squeeze else log_mel_spec
     spec = spec.float()
+    n_frames = spec.shape[-1]
+    if n_frames == 0:
+        raise AudioError("Griffin-Lim needs at least one frame")
+    # Very short inputs are padded with silence so the STFT's reflect padding fits.
+    min_frames = config.n_fft // config.hop_length + 2
+    if n_frames < min_frames:
+        floor = math.log(config.log_clamp)
+        spec = F.pad(spec, (0, min_frames - n_frames), value=floor)
     device = str(spec.device)
     inverse = torch.linalg.pinv(mel_basis(config, device))
     magnitude = torch.clamp(inverse @ torch.exp(spec), min=0.0)
-    n_frames = spec.shape[-1]
     audio = AF.griffinlim(
         magnitude,
         window=_window(config.win_length, device),
@@ -145,12 +151,12 @@ def griffin_lim(
         power=1.0,
         n_iter=n_iter,
         momentum=momentum,
-        length=(n_frames - 1) * config.hop_length,
+        length=(spec.shape[-1] - 1) * config.hop_length,
         rand_init=False,
     )
-    # torchaudio frames are centred on t*hop, ours on t*hop + hop/2: shift, then pad to T*hop.
+    # torchaudio frames are centred on t*hop, ours on t*hop + hop/2: shift, then cut to T*hop.
     shift = config.hop_length // 2
-    audio = F.pad(audio, (shift, config.hop_length - shift))
+    audio = F.pad(audio, (shift, config.hop_length - shift))[..., : n_frames * config.hop_length]
     return audio.squeeze(0) if squeeze else audio
 
 
