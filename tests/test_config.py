@@ -44,3 +44,11 @@ def test_bad_values_are_named(override, message):
 def test_config_is_frozen():
     with pytest.raises(AttributeError):
         Config().model.d_model = 3  # type: ignore[misc]
+
+
+def test_phoneme_frontend_stores_its_own_symbol_table():
+    from tts.text.symbols import DEFAULT_PHONEMES
+
+    config = load_config(None, ["text.frontend=phonemes"])
+    assert config.text.symbols == DEFAULT_PHONEMES
+    assert Config.from_dict(config.to_dict()).text.symbols == DEFAULT_PHONEMES

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
-from tts.text.symbols import DEFAULT_CHARACTERS
+from tts.text.symbols import DEFAULT_CHARACTERS, default_symbols
 
 ScheduleKind = Literal["constant", "linear", "exponential", "inverse_sigmoid"]
 
@@ -68,6 +68,10 @@ class TextConfig:
     max_chars: int = 1000
 
     def __post_init__(self) -> None:
+        _check(self.frontend in ("characters", "phonemes"), "text.frontend: characters|phonemes")
+        if self.frontend != "characters" and self.symbols == DEFAULT_CHARACTERS:
+            # Store the front-end's own table so a checkpoint names the symbols it was trained on.
+            object.__setattr__(self, "symbols", default_symbols(self.frontend))
         _check(len(self.symbols) > 0, "text.symbols must not be empty")
         _check(len(set(self.symbols)) == len(self.symbols), "text.symbols has duplicates")
         _check(self.max_chars > 0, "text.max_chars must be positive")
