@@ -8,7 +8,8 @@ from tts.config import Config, ConfigError, load_config, save_config
 
 
 def test_round_trip_through_dict_and_yaml(tmp_path):
-    config = load_config(None, ["model.d_model=128", "train.loss.guided_sigma=0.3"])
+    config = load_config(None, ["model.d_model=128", "train.learning_rate=2e-3"])
+    assert config.train.learning_rate == 0.002
     assert Config.from_dict(config.to_dict()) == config
     path = tmp_path / "c.yaml"
     save_config(config, path)

@@ -249,6 +249,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
         return _coerce(inner[0], value, where)
     if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"{where} must be a number, got {value!r}") from None
         _check(isinstance(value, (int, float)) and not isinstance(value, bool), f"{where}: number")
         return float(value)
     if tp is int:

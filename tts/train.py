@@ -18,6 +18,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -39,6 +40,11 @@ from tts.scheduled_sampling import sampling_probability, scheduled_sampling_forw
 from tts.text import Tokenizer
 
 log = logging.getLogger(__name__)
+
+
+class TrainOutcome(NamedTuple):
+    progress: Progress
+    model: TransformerTTS
 
 
 class TrainingError(RuntimeError):
@@ -288,8 +294,9 @@ def train(
     resume: bool = False,
     device: str = "auto",
     max_items: int | None = None,
-) -> Progress:
-    """Train until ``config.train.max_steps``; returns the final progress (with loss history)."""
+) -> TrainOutcome:
+    """Train until ``config.train.max_steps``; returns the progress (with loss history)
+    and the trained model."""
     rank, world_size, local_rank = setup_distributed()
     device = pick_device(device, local_rank)
     out_dir = Path(out_dir)
@@ -472,7 +479,7 @@ def train(
     if world_size > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return progress
+    return TrainOutcome(progress, raw)
 
 
 # ---------------------------------------------------------------- CLI
@@ -490,7 +497,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.set)
     try:
-        progress = train(config, args.out, args.resume, args.device, args.max_items)
+        progress = train(config, args.out, args.resume, args.device, args.max_items).progress
     except (TrainingError, FileNotFoundError) as exc:
         log.error("%s", exc)
         return 1

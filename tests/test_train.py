@@ -1,0 +1,115 @@
+"""Training: exact resume, DDP with two CPU processes, non-finite guard, the CLI."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from conftest import REPO, TINY_MODEL, make_prepared
+
+from tts.checkpoint import checkpoints_in, load_checkpoint
+from tts.config import load_config
+from tts.train import TrainingError, train
+
+
+def tiny_config(data_dir, *extra):
+    return load_config(
+        None,
+        [
+            f"data.manifest_dir={data_dir}",
+            *TINY_MODEL,
+            "train.batch_frames=400",
+            "train.log_every=2",
+            "train.val_every=4",
+            "train.checkpoint_every=3",
+            "train.val_sentences=1",
+            "train.warmup_steps=2",
+            "train.sampling.max_prob=0.5",
+            "train.sampling.ramp_steps=2",
+            *extra,
+        ],
+    )
+
+
+def test_resume_continues_exactly(tmp_path):
+    data = make_prepared(tmp_path / "data")
+    straight = train(tiny_config(data, "train.max_steps=7"), tmp_path / "straight").progress
+    first = train(tiny_config(data, "train.max_steps=3"), tmp_path / "resumed").progress
+    assert len(first.history) == 3
+    resumed = train(tiny_config(data, "train.max_steps=7"), tmp_path / "resumed", resume=True)
+    assert resumed.progress.history[:3] == first.history
+    assert resumed.progress.history == pytest.approx(straight.history, abs=1e-6, rel=0)
+    checkpoint = load_checkpoint(checkpoints_in(tmp_path / "resumed")[-1])
+    assert checkpoint["step"] == 7 and "optimizer" in checkpoint and "rng" in checkpoint
+    assert checkpoint["symbols"] == list(checkpoint["config"].text.symbols)
+    assert (tmp_path / "resumed" / "best.pt").is_file()
+    assert list((tmp_path / "resumed" / "alignments").glob("*.png"))
+
+
+def test_keeps_only_last_checkpoints(tmp_path):
+    data = make_prepared(tmp_path / "data")
+    train(tiny_config(data, "train.max_steps=10", "train.checkpoint_every=2", "train.keep_last=2"), tmp_path / "run")
+    names = [p.name for p in checkpoints_in(tmp_path / "run")]
+    assert names == ["checkpoint_00000008.pt", "checkpoint_00000010.pt"]
+
+
+def test_non_finite_losses_stop_with_a_clear_message(tmp_path):
+    data = make_prepared(tmp_path / "data")
+    config = tiny_config(data, "train.max_steps=20", "train.max_nonfinite=3", "train.learning_rate=1e30")
+    with pytest.raises(TrainingError, match="non-finite"):
+        train(config, tmp_path / "run")
+
+
+def _ddp_worker(rank: int, world: int, port: int, data, out, result_dir) -> None:
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+    )
+    torch.set_num_threads(1)
+    outcome = train(tiny_config(data, "train.max_steps=4"), out, device="cpu")
+    torch.save(outcome.model.state_dict(), result_dir / f"rank{rank}.pt")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_ddp_two_cpu_processes_keep_parameters_identical(tmp_path):
+    data = make_prepared(tmp_path / "data", n_items=16)
+    mp.spawn(_ddp_worker, args=(2, _free_port(), data, tmp_path / "run", tmp_path), nprocs=2)
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    initial = load_config  # parameters must also have moved away from initialisation
+    assert initial is not None
+    for name, value in rank0.items():
+        torch.testing.assert_close(value, rank1[name], msg=f"{name} differs between ranks")
+    assert load_checkpoint(checkpoints_in(tmp_path / "run")[-1])["step"] == 4
+
+
+def test_cli_train_and_resume(tmp_path):
+    data = make_prepared(tmp_path / "data")
+    common = [sys.executable, "-m", "tts.cli", "train", "--out", str(tmp_path / "run"), "--set",
+              f"data.manifest_dir={data}", *TINY_MODEL, "train.batch_frames=400"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.run([*common, "train.max_steps=2"], capture_output=True, text=True, env=env, cwd=REPO)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run(
+        [*common, "train.max_steps=4", "--resume"], capture_output=True, text=True, env=env, cwd=REPO
+    )
+    assert second.returncode == 0, second.stderr
+    assert "resumed from" in second.stderr
+    assert load_checkpoint(checkpoints_in(tmp_path / "run")[-1])["step"] == 4
+    missing = subprocess.run(
+        [sys.executable, "-m", "tts.cli", "train", "--out", str(tmp_path / "x"), "--set",
+         f"data.manifest_dir={tmp_path / 'nowhere'}"],
+        capture_output=True, text=True, env=env, cwd=REPO,
+    )
+    assert missing.returncode == 1 and "tts prepare" in missing.stderr
+    assert "Traceback" not in missing.stderr
