@@ -25,6 +25,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -258,10 +259,18 @@ def _read_journal(path: Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def _init_worker() -> None:
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _init_worker(parent: int) -> None:
+    """One torch thread per worker; exit if the parent is killed (the pool would orphan us)."""
     import torch
 
     torch.set_num_threads(1)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
 _Job = tuple[Utterance, list[Any]]
@@ -287,7 +296,10 @@ def _run_jobs(
         # OpenMP thread pool can deadlock.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
-            min(workers, len(jobs)), mp_context=context, initializer=_init_worker
+            min(workers, len(jobs)),
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
         ) as pool:
             futures = {pool.submit(process_utterance, *args(job)): job for job in jobs}
             try:
@@ -309,7 +321,7 @@ def _train_stats(out_dir: Path, rows: list[dict[str, Any]], config: Config) -> d
     total = np.zeros(n_mels)
     total_sq = np.zeros(n_mels)
     frames = 0
-    for row in tqdm(rows, desc="stats", unit="utt", leave=False):
+    for row in tqdm(rows, desc="stats", unit="utt"):
         mel = np.load(out_dir / row["mel_path"]).astype(np.float64)
         total += mel.sum(axis=1)
         total_sq += np.square(mel).sum(axis=1)

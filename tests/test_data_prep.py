@@ -208,8 +208,15 @@ def test_manifests_and_features(prepared) -> None:
     assert sorted(r["id"] for r in split_rows) == KEPT
     for row in rows:
         assert set(row) == {
-            "id", "text", "normalized_text", "wav_path", "duration", "n_frames", "mel_path", "split"
-        }  # fmt: skip
+            "id",
+            "text",
+            "normalized_text",
+            "wav_path",
+            "duration",
+            "n_frames",
+            "mel_path",
+            "split",
+        }
         assert Path(row["wav_path"]).is_absolute() and Path(row["wav_path"]).is_file()
         assert row["mel_path"] == f"mels/{row['id']}.npy"
         mel = np.load(out / row["mel_path"])
