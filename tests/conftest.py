@@ -41,7 +41,7 @@ def make_prepared(root: Path, n_items: int = 12, n_mels: int = 80, seed: int = 0
         frames = 8 * len(text) + int(generator.integers(0, 8))
         t = np.arange(frames)[None, :] / 10.0
         bins = np.arange(n_mels)[:, None] / 8.0
-        mel = (np.sin(t + bins + index) - 4.0 + 0.1 * generator.standard_normal((n_mels, frames)))
+        mel = np.sin(t + bins + index) - 4.0 + 0.1 * generator.standard_normal((n_mels, frames))
         name = f"utt{index:03d}"
         np.save(root / "mels" / f"{name}.npy", mel.astype(np.float32))
         rows.append(

@@ -53,26 +53,36 @@ def test_resume_continues_exactly(tmp_path):
 
 def test_keeps_only_last_checkpoints(tmp_path):
     data = make_prepared(tmp_path / "data")
-    train(tiny_config(data, "train.max_steps=10", "train.checkpoint_every=2", "train.keep_last=2"), tmp_path / "run")
+    train(
+        tiny_config(data, "train.max_steps=10", "train.checkpoint_every=2", "train.keep_last=2"),
+        tmp_path / "run",
+    )
     names = [p.name for p in checkpoints_in(tmp_path / "run")]
     assert names == ["checkpoint_00000008.pt", "checkpoint_00000010.pt"]
 
 
 def test_non_finite_losses_stop_with_a_clear_message(tmp_path):
     data = make_prepared(tmp_path / "data")
-    config = tiny_config(data, "train.max_steps=20", "train.max_nonfinite=3", "train.learning_rate=1e30")
+    config = tiny_config(
+        data, "train.max_steps=20", "train.max_nonfinite=3", "train.learning_rate=1e30"
+    )
     with pytest.raises(TrainingError, match="non-finite"):
         train(config, tmp_path / "run")
 
 
 def _ddp_worker(rank: int, world: int, port: int, data, out, result_dir) -> None:
     os.environ.update(
-        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
     )
     torch.set_num_threads(1)
     outcome = train(tiny_config(data, "train.max_steps=4"), out, device="cpu")
-    torch.save(outcome.model.state_dict(), result_dir / f"rank{rank}.pt")
+    # Parameters only: BatchNorm running stats are broadcast from rank 0 at each forward.
+    parameters = {name: p.detach() for name, p in outcome.model.named_parameters()}
+    torch.save(parameters, result_dir / f"rank{rank}.pt")
 
 
 def _free_port() -> int:
@@ -86,8 +96,6 @@ def test_ddp_two_cpu_processes_keep_parameters_identical(tmp_path):
     mp.spawn(_ddp_worker, args=(2, _free_port(), data, tmp_path / "run", tmp_path), nprocs=2)
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
-    initial = load_config  # parameters must also have moved away from initialisation
-    assert initial is not None
     for name, value in rank0.items():
         torch.testing.assert_close(value, rank1[name], msg=f"{name} differs between ranks")
     assert load_checkpoint(checkpoints_in(tmp_path / "run")[-1])["step"] == 4
@@ -95,21 +103,48 @@ def test_ddp_two_cpu_processes_keep_parameters_identical(tmp_path):
 
 def test_cli_train_and_resume(tmp_path):
     data = make_prepared(tmp_path / "data")
-    common = [sys.executable, "-m", "tts.cli", "train", "--out", str(tmp_path / "run"), "--set",
-              f"data.manifest_dir={data}", *TINY_MODEL, "train.batch_frames=400"]
+    common = [
+        sys.executable,
+        "-m",
+        "tts.cli",
+        "train",
+        "--out",
+        str(tmp_path / "run"),
+        "--set",
+        f"data.manifest_dir={data}",
+        *TINY_MODEL,
+        "train.batch_frames=400",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    first = subprocess.run([*common, "train.max_steps=2"], capture_output=True, text=True, env=env, cwd=REPO)
+    first = subprocess.run(
+        [*common, "train.max_steps=2"], capture_output=True, text=True, env=env, cwd=REPO
+    )
     assert first.returncode == 0, first.stderr
     second = subprocess.run(
-        [*common, "train.max_steps=4", "--resume"], capture_output=True, text=True, env=env, cwd=REPO
+        [*common, "train.max_steps=4", "--resume"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
     )
     assert second.returncode == 0, second.stderr
     assert "resumed from" in second.stderr
     assert load_checkpoint(checkpoints_in(tmp_path / "run")[-1])["step"] == 4
     missing = subprocess.run(
-        [sys.executable, "-m", "tts.cli", "train", "--out", str(tmp_path / "x"), "--set",
-         f"data.manifest_dir={tmp_path / 'nowhere'}"],
-        capture_output=True, text=True, env=env, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "tts.cli",
+            "train",
+            "--out",
+            str(tmp_path / "x"),
+            "--set",
+            f"data.manifest_dir={tmp_path / 'nowhere'}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
     )
     assert missing.returncode == 1 and "tts prepare" in missing.stderr
     assert "Traceback" not in missing.stderr

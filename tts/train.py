@@ -414,7 +414,7 @@ def train(
                 optimizer.step()
             scheduler.step()
             progress.step += 1
-            loss_value = float(terms.total)
+            loss_value = float(terms.total.detach())
             progress.history.append(loss_value)
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.3f}", p=f"{p:.2f}")
