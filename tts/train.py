@@ -426,7 +426,7 @@ def train(
                     output.decoder_lengths.cpu(),
                 )
                 scalars = {
-                    **{f"train/{k}": float(v) for k, v in terms._asdict().items()},
+                    **{f"train/{k}": float(v.detach()) for k, v in terms._asdict().items()},
                     "train/lr": scheduler.get_last_lr()[0],
                     "train/grad_norm": float(grad_norm),
                     "train/sampling_p": p,
