@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ from tts.text import (
 )
 from tts.text import normalize as norm
 
-EVAL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+EVAL_DIR = SHARED / "eval"
+LJ_METADATA = SHARED / "data" / "ljspeech_part1" / "metadata.csv"
 PLAIN = set(DEFAULT_CHARACTERS) - {PAD, EOS}
 
 
@@ -102,7 +105,22 @@ def test_ordinals(raw: str, expected: str) -> None:
         ("1900", "nineteen hundred"),
         ("1805", "eighteen oh five"),
         ("2021", "twenty twenty-one"),
-        ("in 1066", "in one thousand sixty-six"),
+        ("in 1066", "in ten sixty-six"),
+        ("In 1465 they printed", "in fourteen sixty-five they printed"),
+        ("1400", "fourteen hundred"),
+        ("1005", "ten oh five"),
+        ("1100", "eleven hundred"),
+        ("1518", "fifteen eighteen"),
+        ("1720", "seventeen twenty"),
+        ("1844", "eighteen forty-four"),
+        ("the year 1000", "the year one thousand"),
+        ("1469, 1470;", "fourteen sixty-nine, fourteen seventy;"),
+        ("by 1490.", "by fourteen ninety."),
+        ("1465-1470", "fourteen sixty-five to fourteen seventy"),
+        ("2010", "twenty ten"),
+        ("2100", "two thousand one hundred"),
+        ("the 1480s", "the fourteen eighties"),
+        ("the 1400s", "the fourteen hundreds"),
         ("the 1990s", "the nineteen nineties"),
         ("the 1900s", "the nineteen hundreds"),
         ("the '90s and the 80s", "the nineties and the eighties"),
@@ -111,6 +129,42 @@ def test_ordinals(raw: str, expected: str) -> None:
 )
 def test_years_and_decades(raw: str, expected: str) -> None:
     assert norm(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1,465 men", "one thousand four hundred sixty-five men"),
+        ("$1465", "one thousand four hundred sixty-five dollars"),
+        ("£1400", "one thousand four hundred pounds"),
+        ("1465€", "one thousand four hundred sixty-five euros"),
+        ("1465.5", "one thousand four hundred sixty-five point five"),
+        ("14650", "fourteen thousand six hundred fifty"),
+        ("01465", "zero one four six five"),
+        ("the 1465th", "the one thousand four hundred sixty-fifth"),
+        ("3/1465", "three one thousand four hundred sixty-five"),
+        ("1465,000", "one thousand four hundred sixty-five,zero zero zero"),  # bad grouping
+        # Dates are not recognised: each part is read on its own (current behaviour).
+        ("1/2/1990", "one two nineteen ninety"),
+        ("12/25/1990", "twelve twenty-five nineteen ninety"),
+    ],
+)
+def test_four_digit_numbers_that_are_not_years(raw: str, expected: str) -> None:
+    assert norm(raw) == expected
+
+
+def test_years_match_ljspeech_normalisation() -> None:
+    """LJ Speech's own normalised column reads 1000-1999 as years ("fourteen sixty-five")."""
+    if not LJ_METADATA.is_file():
+        pytest.skip(f"LJ Speech metadata not found at {LJ_METADATA} (shared/ is not checked out)")
+    rows = [
+        line.split("|")
+        for line in LJ_METADATA.read_text(encoding="utf-8").splitlines()
+        if re.search(r"(?<![\d,.$£])1\d{3}(?!\d)", line.split("|")[1])
+    ]
+    assert len(rows) >= 20  # 29 rows in LJ001-0001 ... LJ002-0200, years 1455-1818
+    for utterance, raw, normalised in rows:
+        assert norm(raw) == norm(normalised), utterance
 
 
 @pytest.mark.parametrize(

@@ -69,8 +69,10 @@ _RATIO = re.compile(r"(?<=\d):(?=\d)")  # what is left after times: "3:1", "2:0"
 _FRACTION = re.compile(r"(?<![\d/.])(\d+)/(\d+)(?![\d/])")
 _DECIMAL = re.compile(r"(?<![\d.])(\d*)\.(\d+)")
 _ORDINAL = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
-_DECADE = re.compile(r"(?:\b(1[89]\d0|20\d0)|'(\d0)|\b([2-9]0))'?s\b")
-_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
+_DECADE = re.compile(r"(?:\b(1(?!000)\d\d0|20\d0)|'(\d0)|\b([2-9]0))'?s\b")
+# Amounts ("$1465"), grouped counts ("1,465") and decimals are read before this runs;
+# "1465,000" (a mistyped grouping) is left to the cardinal reading.
+_YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d\d)(?!\d|,\d{3}(?!\d))")
 _CARDINAL = re.compile(r"\d+")
 
 
@@ -124,9 +126,12 @@ def ordinal(digits: str) -> str:
 
 
 def year(value: int) -> str:
-    """Read 1800-2099 in pairs: 'nineteen eighty-four', 'nineteen hundred', 'two thousand five'."""
+    """Read 1001-2099 in pairs: 'fourteen sixty-five', 'ten oh five', 'nineteen hundred'.
+
+    1000 and 2000-2009 stay cardinals ('one thousand', 'two thousand five'), as spoken.
+    """
     century, rest = divmod(value, 100)
-    if 2000 <= value < 2010:
+    if value == 1000 or 2000 <= value < 2010:
         return cardinal(str(value))
     if rest == 0:
         return f"{cardinal(str(century))} hundred"
