@@ -431,8 +431,8 @@ def train(
                     "train/grad_norm": float(grad_norm),
                     "train/sampling_p": p,
                     "train/guided_lambda": guided_weight(config.train.loss, progress.step),
-                    "train/alpha_encoder": float(raw.encoder_position.alpha),
-                    "train/alpha_decoder": float(raw.decoder_position.alpha),
+                    "train/alpha_encoder": float(raw.encoder_position.alpha.detach()),
+                    "train/alpha_decoder": float(raw.decoder_position.alpha.detach()),
                     "train/diagonality": diag,
                     "train/steps_per_second": 1.0 / (time.perf_counter() - step_start),
                 }
