@@ -18,9 +18,8 @@ $(VENV)/.stamp-dev: $(VENV)/.stamp-base
 	$(PIP) install -q -e ".[dev]"
 	touch $@
 
-# Optional system packages used by tests (espeak-ng for the phoneme front-end,
-# chromium for the browser test); installed when we are root with apt-get,
-# otherwise the tests that need them skip with a reason.
+# Optional system packages used by tests (espeak-ng for the phoneme front-end),
+# installed when we are root with apt-get; otherwise those tests skip with a reason.
 system-deps:
 	@bash scripts/system_deps.sh
 
