@@ -148,3 +148,14 @@ def test_cli_train_and_resume(tmp_path):
     )
     assert missing.returncode == 1 and "tts prepare" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_gradient_accumulation_consumes_micro_batches_per_step(tmp_path):
+    data = make_prepared(tmp_path / "data", n_items=20)
+    config = tiny_config(data, "train.max_steps=2", "train.grad_accum=3", "train.val_every=100")
+    progress = train(config, tmp_path / "run").progress
+    assert progress.step == 2 and len(progress.history) == 2
+    assert progress.epoch * 100 + progress.batch_in_epoch in (
+        6,
+        100,
+    )  # 6 micro-batches, or a new epoch
