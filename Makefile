@@ -15,7 +15,7 @@ $(VENV)/.stamp-base: pyproject.toml
 	touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-base
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[dev,phonemes]"
 	touch $@
 
 # Optional system packages used by tests (espeak-ng for the phoneme front-end),

@@ -56,7 +56,8 @@ def phonemize(text: str, language: str = "en-us") -> str:
     text = " ".join(text.split())
     if not text:
         return ""
+    backend = _backend(language)  # raises the install instructions when unavailable
     from phonemizer.separator import Separator
 
     separator = Separator(phone="", syllable="", word=" ")
-    return _backend(language).phonemize([text], separator=separator, strip=True)[0]
+    return backend.phonemize([text], separator=separator, strip=True)[0]
