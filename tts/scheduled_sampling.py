@@ -70,9 +70,10 @@ def scheduled_sampling_forward(
     r = reduction_factor
     teacher_inputs = decoder_inputs(pad_to_multiple(mels, r), r)
     if p <= 0:
-        return SampledOutput(model(tokens, token_lengths, mels, mel_lengths), None, teacher_inputs)
+        output = model(tokens, token_lengths, mels, mel_lengths, inputs=teacher_inputs)
+        return SampledOutput(output, None, teacher_inputs)
     with torch.no_grad():
-        first = model(tokens, token_lengths, mels, mel_lengths)
+        first = model(tokens, token_lengths, mels, mel_lengths, inputs=teacher_inputs)
     predicted = decoder_inputs(first.mel_before.detach(), r)
     inputs = mix_inputs(teacher_inputs, predicted, p, generator)
     second = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -206,7 +207,7 @@ def free_running(raw: TransformerTTS, dataset: TTSDataset, config: Config, devic
             tokens,
             torch.tensor([tokens.shape[1]], device=device),
             max_steps,
-            alignment_heads=heads,
+            alignment_heads=heads or None,
         )
         length = int(out.lengths[0])
         mel = out.mel[0, :length].cpu()
@@ -228,15 +229,15 @@ def free_running(raw: TransformerTTS, dataset: TTSDataset, config: Config, devic
 
 
 def guided_heads(config: Config) -> list[tuple[int, int]]:
-    """The (layer, head) pairs the guided-attention loss shapes: the alignment heads."""
+    """The (layer, head) pairs the guided-attention loss shapes: the alignment heads
+    (empty without guidance; :func:`generate` then uses its own default)."""
     layers = config.model.decoder_layers
     loss = config.train.loss
-    chosen = [
+    return [
         (layer, head)
         for layer in range(max(0, layers - loss.guided_layers), layers)
         for head in range(min(loss.guided_heads, config.model.num_heads))
     ]
-    return chosen or [(layers - 1, h) for h in range(config.model.num_heads)]
 
 
 # ---------------------------------------------------------------- logging
@@ -275,7 +276,7 @@ def save_training_checkpoint(
         optimizer=optimizer.state_dict(),
         scheduler=scheduler.state_dict(),
         scaler=scaler.state_dict() if scaler is not None else None,
-        progress={k: v for k, v in progress.__dict__.items()},
+        progress=dataclasses.asdict(progress),
         rng=rng_state(),
     )
 
