@@ -15,10 +15,11 @@ $(VENV)/.stamp-base: pyproject.toml
 	touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-base
-	$(PIP) install -q -e ".[dev,phonemes]"
+	$(PIP) install -q -e ".[dev,phonemes,eval]"
 	touch $@
 
-# Optional system packages used by tests (espeak-ng for the phoneme front-end),
+# Optional system packages used by tests (espeak-ng for the phoneme front-end,
+# chromium for the browser test of the app),
 # installed when we are root with apt-get; otherwise those tests skip with a reason.
 system-deps:
 	@bash scripts/system_deps.sh

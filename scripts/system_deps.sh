@@ -3,6 +3,7 @@
 set -u
 want=()
 command -v espeak-ng >/dev/null 2>&1 || want+=(espeak-ng)
+command -v chromium >/dev/null 2>&1 || want+=(chromium)
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "note: not root or no apt-get; tests needing ${want[*]} will skip" >&2
