@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -159,3 +160,26 @@ def test_gradient_accumulation_consumes_micro_batches_per_step(tmp_path):
         6,
         100,
     )  # 6 micro-batches, or a new epoch
+
+
+def test_init_from_starts_fine_tuning_from_other_weights(tmp_path):
+    data = make_prepared(tmp_path / "data")
+    other = make_prepared(tmp_path / "other", seed=5)
+    source = train(tiny_config(data, "train.max_steps=3"), tmp_path / "pretrain")
+    start = checkpoints_in(tmp_path / "pretrain")[-1]
+    config = tiny_config(other, "train.max_steps=1", f"train.init_from={start}", "train.seed=9")
+    fresh = tiny_config(other, "train.max_steps=1", "train.seed=9")
+    tuned = train(config, tmp_path / "finetune").model
+    scratch = train(fresh, tmp_path / "scratch").model
+    pretrained = source.model.state_dict()
+    # One small step from the pre-trained weights stays far closer to them than a fresh init.
+    name = "decoder_layers.0.self_attention.query.weight"
+    near = (tuned.state_dict()[name] - pretrained[name]).abs().max()
+    far = (scratch.state_dict()[name] - pretrained[name]).abs().max()
+    assert near < 0.1 * far
+    # Feature statistics come from the new data, not the pre-training data.
+    stats = torch.tensor(json.loads((other / "stats.json").read_text())["mean"])
+    torch.testing.assert_close(tuned.mel_mean, stats)
+    wrong = tiny_config(other, "train.max_steps=1", f"train.init_from={start}", "model.d_model=48")
+    with pytest.raises(TrainingError, match="another model"):
+        train(wrong, tmp_path / "wrong")

@@ -173,6 +173,9 @@ class TrainConfig:
     """Optimisation, batching, checkpointing and logging."""
 
     seed: int = 1234
+    # Fine-tuning: a checkpoint whose model weights start a fresh run (optimiser, step and
+    # feature statistics are new). Ignored when resuming a run that has checkpoints.
+    init_from: str | None = None
     max_steps: int = 20000
     batch_frames: int = 6000
     max_batch_size: int = 64

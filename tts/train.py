@@ -89,6 +89,19 @@ def build_model(config: Config) -> TransformerTTS:
     return TransformerTTS(config.model, len(config.text.symbols), config.audio.n_mels)
 
 
+def init_from_checkpoint(model: TransformerTTS, config: Config, path: str) -> None:
+    """Copy another run's weights into a fresh model (pre-training → fine-tuning)."""
+    state = load_checkpoint(path, map_location="cpu")
+    source: Config = state["config"]
+    if source.model != config.model or source.text.symbols != config.text.symbols:
+        raise TrainingError(
+            f"train.init_from={path} was trained with another model or symbol table; "
+            "fine-tuning needs the same model and text settings"
+        )
+    model.load_state_dict(state["model"])
+    log.info("initialised weights from %s (step %d)", path, state["step"])
+
+
 def load_stats(manifest_dir: Path, n_mels: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-bin mean/std written by ``tts prepare``."""
     stats = json.loads((manifest_dir / "stats.json").read_text())
@@ -328,6 +341,9 @@ def train(
     val_loader = DataLoader(val_set, batch_sampler=val_sampler, collate_fn=collate)
 
     raw = build_model(config).to(device)
+    latest = checkpoints_in(out_dir)
+    if config.train.init_from and not (resume and latest):
+        init_from_checkpoint(raw, config, config.train.init_from)
     raw.set_mel_stats(*load_stats(manifest_dir, config.audio.n_mels))
     model = DistributedDataParallel(raw) if world_size > 1 else raw
     optimizer = torch.optim.Adam(
@@ -342,7 +358,6 @@ def train(
     scaler = torch.amp.GradScaler("cuda") if use_scaler else None
     progress = Progress()
 
-    latest = checkpoints_in(out_dir)
     if resume and latest:
         state = load_checkpoint(latest[-1], map_location=device)
         raw.load_state_dict(state["model"])
