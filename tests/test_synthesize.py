@@ -194,3 +194,42 @@ def test_cli_reports_bad_text_without_traceback(tmp_path, checkpoint, capsys):
                 str(tmp_path),
             ]
         )
+
+
+def test_export_fp16_and_plot_alignment_cli(tmp_path, checkpoint):
+    exported = tmp_path / "voice.pt"
+    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(exported)]) == 0
+    state = torch.load(exported, weights_only=True)
+    assert state["weights_dtype"] == "float16" and "optimizer" not in state
+    assert all(v.dtype == torch.float16 for v in state["model"].values() if v.is_floating_point())
+    assert exported.stat().st_size < 0.6 * checkpoint.stat().st_size
+    out = tmp_path / "synth"
+    args = [
+        "synthesize",
+        "--checkpoint",
+        str(exported),
+        "--text",
+        "Plot me.",
+        "--out-dir",
+        str(out),
+    ]
+    assert main([*args, "--vocoder", "griffin-lim:1", "--max-len-ratio", "2"]) == 0
+    png = tmp_path / "a.png"
+    assert main(["plot-alignment", "--synthesis", str(out / "0000.npz"), "--out", str(png)]) == 0
+    assert png.stat().st_size > 1000
+    grid = tmp_path / "grid.png"
+    cmd = ["plot-alignment", "--checkpoint", str(exported), "--text", "Hi.", "--out", str(grid)]
+    assert main([*cmd, "--grid"]) == 0
+    assert grid.stat().st_size > 1000
+    with pytest.raises(SystemExit, match="out of range"):
+        main(
+            [
+                "plot-alignment",
+                "--synthesis",
+                str(out / "0000.npz"),
+                "--out",
+                str(png),
+                "--layer",
+                "9",
+            ]
+        )

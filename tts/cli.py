@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("data_prep.prepare", "dataset folder -> manifests + cached log-mel features"),
     "train": ("tts.train", "train the Transformer TTS acoustic model"),
     "synthesize": ("tts.synthesize", "text -> wav files (+ alignment plots, JSON summary)"),
+    "export": ("tts.export", "training checkpoint -> small (fp16) inference file"),
     "plot-alignment": ("tts.plot_alignment", "plot the cross-attention of a synthesis"),
     "eval": ("tts.eval.evaluate", "score a checkpoint: ASR WER/CER, robustness, alignment"),
     "dump-mels": ("tts.vocoder.dump_mels", "teacher-forced mels for vocoder fine-tuning"),

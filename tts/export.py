@@ -1,0 +1,52 @@
+"""``tts export``: a training checkpoint → a small inference file (what gets shipped).
+
+Drops optimiser/scheduler/RNG state and, with ``--fp16``, stores floating-point weights
+in half precision (the loader casts them back to float32). The config, symbol table,
+git sha and step stay, so the file alone is enough to synthesise.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from tts.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+
+def export_checkpoint(source: str | Path, target: str | Path, fp16: bool = True) -> Path:
+    """Write the inference-only copy of ``source`` to ``target``; returns ``target``."""
+    state = load_checkpoint(source)
+    weights = {
+        name: value.half() if fp16 and value.is_floating_point() else value
+        for name, value in state["model"].items()
+    }
+    save_checkpoint(
+        target,
+        state["config"],
+        weights,
+        step=state["step"],
+        exported_from=str(source),
+        source_git_sha=state.get("git_sha"),
+        weights_dtype="float16" if fp16 else "float32",
+        best_val=(state.get("progress") or {}).get("best_val"),
+    )
+    return Path(target)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", type=Path, required=True, help="training checkpoint")
+    parser.add_argument("--out", type=Path, required=True, help="inference file to write")
+    parser.add_argument("--fp32", action="store_true", help="keep float32 weights")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        path = export_checkpoint(args.checkpoint, args.out, fp16=not args.fp32)
+    except CheckpointError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    size = path.stat().st_size / 2**20
+    params = sum(v.numel() for v in torch.load(path, weights_only=True)["model"].values())
+    print(f"{path}: {size:.1f} MiB, {params / 1e6:.2f} M values")
+    return 0
