@@ -28,8 +28,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from tts.checkpoint import CheckpointError, checkpoints_in
+from tts.eval.alignment import most_diagonal_head
 from tts.plotting import (
-    most_diagonal_head,
     plot_alignment,
     plot_alignment_grid,
     plot_mel,
@@ -232,7 +232,7 @@ def alignment_image(alignment: np.ndarray, symbols: list[str], view: str) -> Ima
         layer, head = int(match[1]), int(match[2])
         title = f"layer {layer} head {head}"
     else:
-        layer, head = most_diagonal_head(alignment)
+        layer, head, _ = most_diagonal_head(alignment)
         title = f"layer {layer} head {head} (most diagonal)"
     fig = plot_alignment(alignment[layer, head], symbols, title)
     # Symbols run up the y axis: give each label room, within a size a page can show.

@@ -50,6 +50,11 @@ def test_resume_continues_exactly(tmp_path):
     assert checkpoint["symbols"] == list(checkpoint["config"].text.symbols)
     assert (tmp_path / "resumed" / "best.pt").is_file()
     assert list((tmp_path / "resumed" / "alignments").glob("*.png"))
+    rows = [
+        json.loads(x) for x in (tmp_path / "resumed" / "val_log.jsonl").read_text().splitlines()
+    ]
+    assert [row["step"] for row in rows] == [4]
+    assert rows[0]["val_free/errors"] in (0, 1) and rows[0]["val/total"] > 0
 
 
 def test_keeps_only_last_checkpoints(tmp_path):

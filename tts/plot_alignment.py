@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tts.plotting import most_diagonal_head, plot_alignment, plot_alignment_grid, save_figure
+from tts.eval.alignment import most_diagonal_head
+from tts.plotting import plot_alignment, plot_alignment_grid, save_figure
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -61,21 +61,6 @@ def plot_mel(mel: np.ndarray, title: str = "", target: np.ndarray | None = None)
     return fig
 
 
-def most_diagonal_head(alignment: np.ndarray) -> tuple[int, int]:
-    """(layer, head) of the most diagonal map in (L, H, T_dec, T_text): the one worth showing."""
-    import torch
-
-    from tts.eval.alignment import diagonality
-
-    layers, heads = alignment.shape[:2]
-    scores = {
-        (layer, head): diagonality(torch.from_numpy(np.asarray(alignment[layer, head])))
-        for layer in range(layers)
-        for head in range(heads)
-    }
-    return max(scores, key=scores.get)
-
-
 def save_figure(fig: Figure, path) -> None:
     fig.savefig(path, dpi=100)
     plt.close(fig)

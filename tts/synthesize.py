@@ -446,7 +446,8 @@ def resolve_checkpoint(path: Path | None) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from tts.audio import save_wav
-    from tts.plotting import most_diagonal_head, plot_alignment, save_figure
+    from tts.eval.alignment import most_diagonal_head
+    from tts.plotting import plot_alignment, save_figure
 
     if args.text is not None:
         texts = [args.text]
@@ -482,7 +483,7 @@ def run(args: argparse.Namespace) -> int:
             stop_probs=result.stop_probs,
         )
         if args.plot:
-            layer, head = most_diagonal_head(result.alignment)
+            layer, head, _ = most_diagonal_head(result.alignment)
             figure = plot_alignment(
                 result.alignment[layer, head],
                 result.symbols,

@@ -32,7 +32,8 @@ from tts.audio import griffin_lim
 from tts.checkpoint import checkpoints_in, load_checkpoint, save_checkpoint
 from tts.config import Config, load_config, save_config
 from tts.data import Batch, FrameBudgetSampler, TTSDataset, collate
-from tts.eval.alignment import best_head_diagonality
+from tts.eval.alignment import best_head_diagonality, most_diagonal_head
+from tts.eval.robustness import detect
 from tts.losses import LossTerms, guided_weight, tts_loss
 from tts.model.generate import generate
 from tts.model.transformer_tts import TransformerTTS
@@ -224,6 +225,13 @@ def free_running(raw: TransformerTTS, dataset: TTSDataset, config: Config, devic
         )
         length = int(out.lengths[0])
         mel = out.mel[0, :length].cpu()
+        alignment = out.alignment[0, :, :, : int(out.decoder_steps[0])].cpu()
+        best = most_diagonal_head(alignment)
+        flags = detect(
+            alignment[best.layer, best.head],
+            dataset.tokenizer.symbols(item.tokens),
+            bool(out.hit_max[0]),
+        )
         overlap = min(length, item.mel.shape[0])
         l1 = float((mel[:overlap] - item.mel[:overlap]).abs().mean()) if overlap else math.inf
         results.append(
@@ -231,7 +239,9 @@ def free_running(raw: TransformerTTS, dataset: TTSDataset, config: Config, devic
                 "id": item.id,
                 "mel": mel,
                 "target": item.mel,
-                "alignment": out.alignment[0, :, :, : int(out.decoder_steps[0])].cpu(),
+                "alignment": alignment,
+                "flags": flags,
+                "diagonality": best.diagonality,
                 "l1": l1,
                 "length_ratio": length / item.mel.shape[0],
                 "hit_max": bool(out.hit_max[0]),
@@ -259,11 +269,20 @@ def guided_heads(config: Config) -> list[tuple[int, int]]:
 def log_validation(writer, out_dir: Path, config: Config, step: int, val, samples) -> None:
     for name, value in val.items():
         writer.add_scalar(f"val/{name}", value, step)
+    row = {"step": step, **{f"val/{k}": v for k, v in val.items()}}
+    if samples:
+        row["val_free/l1"] = sum(x["l1"] for x in samples) / len(samples)
+        row["val_free/errors"] = sum(x["flags"].error for x in samples)
+        row["val_free/diagonality"] = sum(x["diagonality"] for x in samples) / len(samples)
+    with open(out_dir / "val_log.jsonl", "a") as handle:
+        handle.write(json.dumps(row) + "\n")
     align_dir = out_dir / "alignments"
     align_dir.mkdir(exist_ok=True)
     for i, sample in enumerate(samples):
         writer.add_scalar(f"val_free/l1_{i}", sample["l1"], step)
         writer.add_scalar(f"val_free/length_ratio_{i}", sample["length_ratio"], step)
+        for kind in ("skip", "repeat", "no_stop"):
+            writer.add_scalar(f"val_free/{kind}_{i}", float(getattr(sample["flags"], kind)), step)
         fig = plot_alignment_grid(sample["alignment"].numpy(), f"{sample['id']} step {step}")
         writer.add_figure(f"alignment/free_{i}", fig, step, close=False)
         save_figure(fig, align_dir / f"step{step:07d}_{sample['id']}.png")
