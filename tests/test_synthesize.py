@@ -233,3 +233,15 @@ def test_export_fp16_and_plot_alignment_cli(tmp_path, checkpoint):
                 "9",
             ]
         )
+
+
+def test_python_api_with_a_jik876_hifigan(tmp_path, checkpoint):
+    from tests.test_vocoder import JIK876_V1_CONFIG, write_jik876_generator
+    from tts import Synthesizer as Exported
+
+    assert Exported is Synthesizer
+    path, _ = write_jik876_generator(tmp_path / "LJ_V1", JIK876_V1_CONFIG)
+    syn = Synthesizer.from_checkpoint(checkpoint, vocoder=f"hifigan:{path}", prenet_dropout=False)
+    result = syn("Vocoded by HiFi-GAN.", max_len_ratio=1.0)
+    assert syn.vocoder.name == "hifigan"
+    assert result.audio.size == result.mel.shape[1] * 256 and np.isfinite(result.audio).all()

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# CPU recipe on ../shared/data/ljspeech_part1: prepare -> train -> synthesize -> evaluate.
-# Runs unattended and resumes where it stopped: nohup recipes/ljspeech_part1/run.sh > exp.log &
+# The default voice, trained on a 2-core CPU: flite pre-training -> ljspeech_part1 fine-tuning
+# -> synthesis -> evaluation -> export into tts/pretrained/. Runs unattended and resumes where
+# it stopped (every training stage uses --resume):
+#     nohup bash recipes/ljspeech_part1/run.sh > exp/ljspeech_part1.log 2>&1 &
+#     bash recipes/ljspeech_part1/run.sh --stage 5        # only evaluate
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=1; stop_stage=100
@@ -11,22 +14,33 @@ while [ $# -gt 0 ]; do
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
-corpus=../shared/data/ljspeech_part1
-conf=recipes/ljspeech_part1/conf/small.yaml
+shared=../shared
+conf=recipes/ljspeech_part1/conf
+pretrain=exp/flite_pretrain
 exp=exp/ljspeech_part1_small
+voice=tts/pretrained/ljspeech_part1_small.pt
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
-if run_stage 1; then echo "stage 1: prepare features"
-    tts prepare "$corpus" --out data/ljspeech_part1 --config "$conf" --workers 2
+if run_stage 1; then echo "stage 1: prepare features (both corpora, resampled to 22050 Hz)"
+    tts prepare "$shared/data/flite_slt_lj" --out data/flite_slt_lj --config "$conf/pretrain_flite.yaml" --workers 2
+    tts prepare "$shared/data/ljspeech_part1" --out data/ljspeech_part1 --config "$conf/small.yaml" --workers 2
 fi
-if run_stage 2; then echo "stage 2: train (resumable)"
-    tts train --config "$conf" --out "$exp" --resume
+if run_stage 2; then echo "stage 2: pre-train on flite_slt_lj (synthetic voice; alignment + letter-to-sound)"
+    tts train --config "$conf/pretrain_flite.yaml" --out "$pretrain" --resume
 fi
-if run_stage 3; then echo "stage 3: synthesize Harvard sentences"
-    tts synthesize --checkpoint "$exp/best.pt" --text-file ../shared/eval/harvard_dev.txt \
-        --out-dir "$exp/synth" --plot
+if run_stage 3; then echo "stage 3: fine-tune on ljspeech_part1 (init from $pretrain/best.pt)"
+    tts train --config "$conf/small.yaml" --out "$exp" --resume
 fi
-if run_stage 4; then echo "stage 4: evaluate"
-    tts eval --checkpoint "$exp/best.pt" --sentences ../shared/eval/harvard_dev.txt \
+if run_stage 4; then echo "stage 4: synthesize Harvard sentences with alignment plots"
+    tts synthesize --checkpoint "$exp/best.pt" --text-file "$shared/eval/harvard_dev.txt" \
+        --out-dir "$exp/synth_harvard" --plot --seed 0
+fi
+if run_stage 5; then echo "stage 5: evaluate (intelligibility, robustness with and without the constraint)"
+    tts eval --checkpoint "$exp/best.pt" --sentences "$shared/eval/harvard_dev.txt" \
         --out-dir "$exp/eval_harvard" --references data/ljspeech_part1/test.jsonl
+    tts eval --checkpoint "$exp/best.pt" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard"
+    tts eval --checkpoint "$exp/best.pt" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard_monotonic" --monotonic
+fi
+if run_stage 6; then echo "stage 6: export the fp16 default voice into the package"
+    tts export --checkpoint "$exp/best.pt" --out "$voice"
 fi
