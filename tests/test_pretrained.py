@@ -1,0 +1,32 @@
+"""The bundled default voice: small, self-contained, and it reads text in order."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from tts.eval.alignment import most_diagonal_head
+from tts.pretrained import default_voice
+from tts.synthesize import Synthesizer
+
+
+def test_bundled_voice_is_one_small_self_describing_file():
+    path = default_voice()
+    assert path is not None, "tts/pretrained/ must ship the default voice (recipes/ljspeech_part1)"
+    assert path.stat().st_size < 25 * 2**20
+    state = torch.load(path, weights_only=True)
+    assert state["weights_dtype"] == "float16" and "optimizer" not in state
+    assert {"config", "symbols", "git_sha", "step", "format_version"} <= set(state)
+
+
+def test_bundled_voice_aligns_and_stops():
+    torch.set_num_threads(1)
+    syn = Synthesizer.from_checkpoint(default_voice(), vocoder="griffin-lim:4")
+    text = "The birch canoe slid on the smooth planks."
+    result = syn(text, seed=0)
+    assert not result.hit_max, "the stop token must end the sentence"
+    # LJSpeech reads about 15 characters per second; allow a wide margin.
+    assert 0.5 * len(text) / 15 < result.audio_seconds < 2.0 * len(text) / 15
+    best = most_diagonal_head(result.alignment)
+    assert best.diagonality > 0.6, f"alignment is not diagonal: {best}"
+    assert np.isfinite(result.audio).all() and np.abs(result.audio).max() > 0.01
