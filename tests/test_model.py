@@ -91,6 +91,33 @@ def test_cached_decoding_equals_uncached(r):
     assert cached.hit_max.all() and (cached.decoder_steps == 12).all()
 
 
+@pytest.mark.parametrize("r", [1, 3])
+def test_step_by_step_cached_decoding_equals_teacher_forcing(r):
+    """Feeding the teacher-forcing inputs one step at a time through the KV cache gives
+    the same frames, stops and cross-attention as the parallel forward pass."""
+    model = tiny(r).eval()
+    tokens, mels = example(2, 7, 12)
+    token_lengths, mel_lengths = torch.tensor([7, 7]), torch.tensor([12, 12])
+    with torch.no_grad():
+        forward = model(tokens, token_lengths, mels, mel_lengths)
+        inputs = decoder_inputs(pad_to_multiple(mels, r), r)
+        encoded = model.encode(tokens, token_lengths)
+        caches = model.memory_caches(encoded)
+        frames, stops, weights = [], [], []
+        for step in range(inputs.shape[1]):
+            out_frames, out_stops, out_weights, caches = model.decode(
+                inputs[:, step : step + 1], encoded, caches, offset=step
+            )
+            frames.append(out_frames)
+            stops.append(out_stops)
+            weights.append(out_weights[-1])
+    torch.testing.assert_close(torch.cat(frames, 1), forward.mel_before, atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.cat(stops, 1), forward.stop_logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        torch.cat(weights, 2), forward.cross_attention[-1], atol=1e-5, rtol=0
+    )
+
+
 def test_stop_token_ends_generation():
     model = tiny(2).eval()
     with torch.no_grad():
