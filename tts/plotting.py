@@ -14,7 +14,11 @@ def plot_alignment(
     attention: np.ndarray, symbols: list[str] | None = None, title: str = ""
 ) -> Figure:
     """One (T_dec, T_text) cross-attention map; encoder steps labelled with symbols."""
-    fig, ax = plt.subplots(figsize=(max(6, 0.18 * attention.shape[1]), 4.5))
+    steps, symbols_count = attention.shape
+    # Decoder steps run along x, symbols up y: size each axis by its own length, within reason.
+    width = min(16.0, max(6.0, 0.04 * steps))
+    height = min(14.0, max(4.5, 0.12 * symbols_count))
+    fig, ax = plt.subplots(figsize=(width, height))
     image = ax.imshow(attention.T, aspect="auto", origin="lower", interpolation="none")
     ax.set_xlabel("decoder step")
     ax.set_ylabel("input symbol")
