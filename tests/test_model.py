@@ -191,7 +191,7 @@ def test_loss_terms_finite_and_weighted():
     terms = tts_loss(out, mels, torch.tensor([12, 9]), torch.tensor([7, 5]), config)
     assert torch.isfinite(terms.total)
     assert float(terms.total.detach()) == pytest.approx(
-        float(terms.mel_before + terms.mel_after + terms.stop), rel=1e-5
+        float((terms.mel_before + terms.mel_after + terms.stop).detach()), rel=1e-5
     )
 
 
