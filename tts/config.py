@@ -302,6 +302,12 @@ def _merge(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Defaults ← recipe YAML deltas ← ``key.sub=value`` overrides (values parsed as YAML)."""
+    return Config.from_dict(_merge(Config().to_dict(), read_deltas(path, overrides)))
+
+
+def read_deltas(path: str | Path | None, overrides: list[str] | None) -> dict[str, Any]:
+    """The recipe YAML's tree with ``key.sub=value`` overrides applied; any config type
+    (acoustic or vocoder) merges it over its own defaults."""
     tree: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -314,7 +320,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         _check("=" in item, f"override must look like key.sub=value, got {item!r}")
         key, raw = item.split("=", 1)
         _set_dotted(tree, key.strip(), yaml.safe_load(raw))
-    return Config.from_dict(_merge(Config().to_dict(), tree))
+    return tree
 
 
 def save_config(config: Config, path: str | Path) -> None:

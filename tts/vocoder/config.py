@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
-from tts.config import AudioConfig, ConfigError, _check, _merge, _set_dotted, from_plain, to_plain
+from tts.config import AudioConfig, _check, _merge, from_plain, read_deltas, to_plain
 
 GeneratorVersion = Literal["v1", "v2", "v3"]
 
@@ -214,18 +214,7 @@ def load_vocoder_config(
     Generator fields are merged as given (not pre-filled), so a recipe that names
     ``version: v3`` gets every V3 default rather than V1's leftovers.
     """
-    tree: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        loaded = yaml.safe_load(path.read_text()) or {}
-        _check(isinstance(loaded, dict), f"{path} must hold a mapping at the top level")
-        tree = loaded
-    for item in overrides or []:
-        _check("=" in item, f"override must look like key.sub=value, got {item!r}")
-        key, raw = item.split("=", 1)
-        _set_dotted(tree, key.strip(), yaml.safe_load(raw))
+    tree = read_deltas(path, overrides)
     defaults = VocoderConfig().to_dict()
     defaults["generator"] = {"version": "v1"}  # the rest comes from the chosen version
     return VocoderConfig.from_dict(_merge(defaults, tree))
