@@ -39,10 +39,26 @@ def git_sha() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def save_checkpoint(path: str | Path, config: Config, model_state: dict, step: int, **extra: Any):
-    """Atomically write a checkpoint (tmp file + rename, so a crash never leaves half a file)."""
+def write_atomic(path: str | Path, payload: dict[str, Any]) -> None:
+    """``torch.save`` to a tmp file, then rename: a crash never leaves half a checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def check_format_version(payload: dict[str, Any], path: str | Path) -> None:
+    """Refuse files written by a newer version of the checkpoint format."""
+    if payload["format_version"] > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format {payload['format_version']}, newer than this code "
+            f"({FORMAT_VERSION}); upgrade tts"
+        )
+
+
+def save_checkpoint(path: str | Path, config: Config, model_state: dict, step: int, **extra: Any):
+    """Write a self-describing acoustic-model checkpoint (atomically)."""
     payload = {
         "format_version": FORMAT_VERSION,
         "config": config.to_dict(),
@@ -52,9 +68,7 @@ def save_checkpoint(path: str | Path, config: Config, model_state: dict, step: i
         "model": model_state,
         **extra,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, payload)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -68,11 +82,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
     if not isinstance(payload, dict) or "format_version" not in payload:
         raise CheckpointError(f"{path} is not a tts checkpoint (no format_version)")
-    if payload["format_version"] > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has format {payload['format_version']}, newer than this code "
-            f"({FORMAT_VERSION}); upgrade tts"
-        )
+    check_format_version(payload, path)
     try:
         payload["config"] = Config.from_dict(payload["config"])
     except ConfigError as exc:

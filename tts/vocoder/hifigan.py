@@ -11,7 +11,6 @@ when a state dict is loaded. Shapes: B batch, M mel bins, T frames, C channels.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,7 +20,13 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
-from tts.checkpoint import FORMAT_VERSION, CheckpointError, git_sha
+from tts.checkpoint import (
+    FORMAT_VERSION,
+    CheckpointError,
+    check_format_version,
+    git_sha,
+    write_atomic,
+)
 from tts.config import AudioConfig, ConfigError
 from tts.vocoder import VocoderError
 from tts.vocoder.config import VERSIONS, GeneratorConfig, VocoderConfig
@@ -156,8 +161,6 @@ def save_vocoder_checkpoint(
 ) -> None:
     """Atomically write a self-describing vocoder checkpoint (format of :mod:`tts.checkpoint`,
     with ``kind`` = "hifigan" and the generator weights under ``generator``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format_version": FORMAT_VERSION,
         "kind": CHECKPOINT_KIND,
@@ -167,9 +170,7 @@ def save_vocoder_checkpoint(
         "generator": generator_state,
         **extra,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, payload)
 
 
 def read_vocoder_file(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -197,11 +198,7 @@ def load_vocoder_checkpoint(path: str | Path, map_location: str | torch.device =
 def _own_checkpoint(payload: dict, path: str | Path) -> dict:
     if payload.get("kind") != CHECKPOINT_KIND or "format_version" not in payload:
         raise CheckpointError(f"{path} is not a tts vocoder checkpoint")
-    if payload["format_version"] > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has format {payload['format_version']}, newer than this code "
-            f"({FORMAT_VERSION}); upgrade tts"
-        )
+    check_format_version(payload, path)
     try:
         payload["config"] = VocoderConfig.from_dict(payload["config"])
     except ConfigError as exc:
