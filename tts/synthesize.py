@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -105,6 +106,14 @@ class SynthesisResult:
             "wall_seconds": round(self.wall_seconds, 3),
             "rtf": round(self.rtf, 4),
         }
+
+
+class PreparedText(NamedTuple):
+    """One validated text: its cleaned form, its sentences and their ids (with <eos>)."""
+
+    normalized: str
+    sentences: list[str]
+    ids: list[list[int]]
 
 
 @dataclass
@@ -235,8 +244,8 @@ class Synthesizer:
         """Synthesise one text (any length up to ``max_chars``); see :class:`SynthesisOptions`."""
         return self.synthesize_batch([text], **options)[0]
 
-    def prepare(self, text: str, max_sentence_chars: int = 250) -> tuple[str, list[str]]:
-        """Validate and clean one text; returns (normalised text, sentences).
+    def prepare(self, text: str, max_sentence_chars: int = 250) -> PreparedText:
+        """Validate, clean, split and tokenize one text.
 
         Raises :class:`SynthesisError` for empty text, text over the length cap, or
         text in which no character is in the model's symbol table."""
@@ -245,15 +254,18 @@ class Synthesizer:
         if len(text) > self.max_chars:
             raise SynthesisError(f"text has {len(text)} characters; the limit is {self.max_chars}")
         normalized = normalize(text)
-        sentences = [
-            s for s in split_sentences(normalized, max_sentence_chars) if self._speakable(s)
-        ]
+        sentences, ids = [], []
+        for sentence in split_sentences(normalized, max_sentence_chars):
+            sentence_ids = self.tokenizer.encode_normalized(sentence, add_eos=False)
+            if any(self.tokenizer.vocab[i].isalnum() for i in sentence_ids):
+                sentences.append(sentence)
+                ids.append(sentence_ids + [self.tokenizer.eos_id])
         if not sentences:
             raise SynthesisError(
                 f"nothing speakable in {text[:60]!r}: none of its characters is in the "
                 f"model's symbol table"
             )
-        return normalized, sentences
+        return PreparedText(normalized, sentences, ids)
 
     def synthesize_batch(
         self, texts: Sequence[str], batch_size: int = 8, **options
@@ -264,11 +276,7 @@ class Synthesizer:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         prepared = [self.prepare(text, opts.max_sentence_chars) for text in texts]
-        queue = [
-            (index, self.tokenizer.encode_normalized(sentence))
-            for index, (_, sentences) in enumerate(prepared)
-            for sentence in sentences
-        ]
+        queue = [(index, ids) for index, item in enumerate(prepared) for ids in item.ids]
         # Similar lengths share a batch so little time goes to padding.
         order = sorted(range(len(queue)), key=lambda i: len(queue[i][1]))
         decoded: dict[int, _Sentence] = {}
@@ -279,17 +287,13 @@ class Synthesizer:
                     chunk, self._decode([queue[i] for i in chunk], opts), strict=True
                 ):
                     decoded[i] = sentence
-        sentences = [decoded[i] for i in range(len(queue))]
+        per_text: list[list[_Sentence]] = [[] for _ in texts]
+        for i in range(len(queue)):
+            per_text[decoded[i].text_index].append(decoded[i])
         return [
-            self._assemble(
-                text, normalized, sents, [s for s in sentences if s.text_index == k], opts
-            )
-            for k, (text, (normalized, sents)) in enumerate(zip(texts, prepared, strict=True))
+            self._assemble(text, item.normalized, item.sentences, sentences, opts)
+            for text, item, sentences in zip(texts, prepared, per_text, strict=True)
         ]
-
-    def _speakable(self, sentence: str) -> bool:
-        ids = self.tokenizer.encode_normalized(sentence, add_eos=False)
-        return any(self.tokenizer.vocab[i].isalnum() for i in ids)
 
     @torch.no_grad()
     def _decode(
