@@ -188,3 +188,10 @@ def test_init_from_starts_fine_tuning_from_other_weights(tmp_path):
     wrong = tiny_config(other, "train.max_steps=1", f"train.init_from={start}", "model.d_model=48")
     with pytest.raises(TrainingError, match="another model"):
         train(wrong, tmp_path / "wrong")
+
+
+def test_cli_reports_a_bad_config_without_traceback(tmp_path, caplog):
+    from tts.cli import main
+
+    assert main(["train", "--out", str(tmp_path / "run"), "--set", "model.num_heads=3"]) == 1
+    assert "num_heads" in caplog.text

@@ -29,8 +29,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from tts.audio import griffin_lim
-from tts.checkpoint import checkpoints_in, load_checkpoint, save_checkpoint
-from tts.config import Config, load_config, save_config
+from tts.checkpoint import CheckpointError, checkpoints_in, load_checkpoint, save_checkpoint
+from tts.config import Config, ConfigError, load_config, save_config
 from tts.data import Batch, FrameBudgetSampler, TTSDataset, collate
 from tts.eval.alignment import best_head_diagonality, most_diagonal_head
 from tts.eval.robustness import detect
@@ -521,6 +521,7 @@ def train(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every training command (acoustic model and vocoder)."""
     parser.add_argument("--config", help="recipe YAML (deltas from the defaults)")
     parser.add_argument("--out", required=True, help="run folder (checkpoints, logs, plots)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides")
@@ -530,10 +531,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config, args.set)
     try:
+        config = load_config(args.config, args.set)
         progress = train(config, args.out, args.resume, args.device, args.max_items).progress
-    except (TrainingError, FileNotFoundError) as exc:
+    except (TrainingError, FileNotFoundError, ConfigError, CheckpointError) as exc:
         log.error("%s", exc)
         return 1
     log.info("finished at step %d", progress.step)

@@ -42,6 +42,7 @@ from tts.train import (
     set_rng_state,
     setup_distributed,
 )
+from tts.train import add_arguments as training_arguments
 from tts.vocoder import VocoderError
 from tts.vocoder.config import VocoderConfig, load_vocoder_config, save_vocoder_config
 from tts.vocoder.discriminators import HifiGanDiscriminator, split_batch
@@ -509,13 +510,7 @@ def train(
 # ---------------------------------------------------------------- CLI
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="recipe YAML (deltas from the vocoder defaults)")
-    parser.add_argument("--out", required=True, help="run folder (checkpoints, logs)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides")
-    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    parser.add_argument("--max-items", type=int, default=None, help="use only the first N items")
+add_arguments = training_arguments
 
 
 def run(args: argparse.Namespace) -> int:
