@@ -31,7 +31,8 @@ def test_yaml_deltas_and_overrides(tmp_path):
     [
         ("model.d_modle=3", "unknown config key"),
         ("model.d_model=250", "divide by num_heads"),
-        ("model.reduction_factor=7", "1..5"),
+        ("model.reduction_factor=11", "1..10"),
+        ("train.sampling.frame_dropout=1", "frame_dropout"),
         ("train.amp=fp8", "one of"),
         ("audio.hop_length=abc", "must be an int"),
         ("train.sampling.max_prob=2", r"\[0, 1\]"),

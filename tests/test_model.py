@@ -12,7 +12,12 @@ from tts.data import collate
 from tts.losses import guided_attention_loss, stop_targets, tts_loss
 from tts.model.generate import generate
 from tts.model.transformer_tts import TransformerTTS, decoder_inputs, pad_to_multiple
-from tts.scheduled_sampling import mix_inputs, sampling_probability, scheduled_sampling_forward
+from tts.scheduled_sampling import (
+    drop_frames,
+    mix_inputs,
+    sampling_probability,
+    scheduled_sampling_forward,
+)
 
 VOCAB, MELS = 20, 8
 
@@ -208,6 +213,29 @@ def test_scheduled_sampling_extremes():
     torch.testing.assert_close(p1.teacher_output.mel_after, teacher.mel_after)
     mixed = mix_inputs(torch.zeros(4, 1000, 1), torch.ones(4, 1000, 1), 0.3)
     assert 0.25 < float(mixed.mean()) < 0.35
+
+
+def test_frame_dropout_zeroes_whole_frames_at_its_rate():
+    inputs = torch.rand(4, 2000, 3) + 1.0
+    assert drop_frames(inputs, 0.0) is inputs
+    dropped = drop_frames(inputs, 0.4)
+    zero = (dropped == 0).all(-1)
+    kept = (dropped == inputs).all(-1)
+    assert bool((zero | kept).all()), "frames are dropped whole, never in part"
+    assert 0.37 < float(zero.float().mean()) < 0.43
+
+
+def test_frame_dropout_reaches_the_decoder_in_both_sampling_modes():
+    model = tiny(2).eval()
+    tokens, mels = example()
+    tl, ml = torch.tensor([7, 5]), torch.tensor([12, 9])
+    teacher = scheduled_sampling_forward(model, 2, tokens, tl, mels, ml, 0.0)
+    for p in (0.0, 0.5):
+        torch.manual_seed(3)
+        out = scheduled_sampling_forward(model, 2, tokens, tl, mels, ml, p, frame_dropout=0.5)
+        dropped = (out.inputs == 0).all(-1)[:, 1:]
+        assert bool(dropped.any()) and not bool(dropped.all())
+        assert not torch.allclose(out.output.mel_after, teacher.output.mel_after)
 
 
 @pytest.mark.parametrize("schedule", ["constant", "linear", "exponential", "inverse_sigmoid"])

@@ -123,7 +123,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         _check(self.d_model % self.num_heads == 0, "model.d_model must divide by num_heads")
         _check(self.encoder_layers >= 1 and self.decoder_layers >= 1, "need >= 1 layer each")
-        _check(1 <= self.reduction_factor <= 5, "model.reduction_factor must be 1..5")
+        _check(1 <= self.reduction_factor <= 10, "model.reduction_factor must be 1..10")
         for name in ("encoder_prenet_kernel", "postnet_kernel"):
             _check(getattr(self, name) % 2 == 1, f"model.{name} must be odd")
         for name in ("dropout", "attention_dropout", "decoder_prenet_dropout", "postnet_dropout"):
@@ -154,16 +154,20 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    """Scheduled sampling: probability p(step) of feeding the model's own frame."""
+    """Against exposure bias: scheduled sampling (probability p(step) of feeding the
+    model's own frame) and frame dropout."""
 
     schedule: ScheduleKind = "linear"
     start_step: int = 0
     ramp_steps: int = 10000
     max_prob: float = 0.0
     sigmoid_k: float = 2000.0
+    # Probability of replacing a decoder input frame by the go frame (training only).
+    frame_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         _check(0 <= self.max_prob <= 1, "train.sampling.max_prob must be in [0, 1]")
+        _check(0 <= self.frame_dropout < 1, "train.sampling.frame_dropout must be in [0, 1)")
         _check(self.ramp_steps > 0 and self.start_step >= 0, "bad scheduled-sampling steps")
         _check(self.sigmoid_k > 1, "train.sampling.sigmoid_k must be > 1")
 

@@ -3,6 +3,12 @@
 Two passes: pass 1 is teacher-forced without gradient and predicts every frame;
 pass 2 re-runs the decoder where each step's input is the ground-truth frame with
 probability 1 − p and the (detached) pass-1 prediction with probability p.
+
+Frame dropout is the blunter tool against the same failure: each decoder input frame
+is replaced by the zero "go" frame (the mean frame in model space) with probability q,
+so that for those steps the previous frame carries nothing and the decoder must take
+its content from the text through cross-attention. A decoder that leans on its
+previous frame drifts into a drone when it runs on its own output.
 Shapes use the letters of :mod:`tts.model.transformer_tts`.
 """
 
@@ -47,6 +53,15 @@ def mix_inputs(teacher: Tensor, predicted: Tensor, p: float, generator=None) -> 
     return torch.where((draw < p).unsqueeze(-1), predicted, teacher)
 
 
+def drop_frames(inputs: Tensor, q: float, generator=None) -> Tensor:
+    """Per step (B, T_dec, M): the zero frame with probability q, else the input.
+    The go frame at step 0 is already zero."""
+    if q <= 0:
+        return inputs
+    draw = torch.rand(inputs.shape[:2], generator=generator, device=inputs.device)
+    return inputs.masked_fill((draw < q).unsqueeze(-1), 0.0)
+
+
 class SampledOutput(NamedTuple):
     output: TTSOutput  # pass 2 (with gradient)
     teacher_output: TTSOutput | None  # pass 1 (no gradient), None when p == 0
@@ -62,19 +77,24 @@ def scheduled_sampling_forward(
     mel_lengths: Tensor,
     p: float,
     generator=None,
+    frame_dropout: float = 0.0,
 ) -> SampledOutput:
-    """Teacher forcing when p == 0 (one pass), otherwise the two-pass mix.
+    """Teacher forcing when p == 0 (one pass), otherwise the two-pass mix; the inputs
+    of the pass with gradient then lose frames with probability ``frame_dropout``.
 
     ``model`` may be wrapped (DistributedDataParallel), hence the explicit r.
     """
     r = reduction_factor
     teacher_inputs = decoder_inputs(pad_to_multiple(mels, r), r)
     if p <= 0:
-        output = model(tokens, token_lengths, mels, mel_lengths, inputs=teacher_inputs)
-        return SampledOutput(output, None, teacher_inputs)
+        inputs = drop_frames(teacher_inputs, frame_dropout, generator)
+        output = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs)
+        return SampledOutput(output, None, inputs)
     with torch.no_grad():
         first = model(tokens, token_lengths, mels, mel_lengths, inputs=teacher_inputs)
     predicted = decoder_inputs(first.mel_before.detach(), r)
-    inputs = mix_inputs(teacher_inputs, predicted, p, generator)
+    inputs = drop_frames(
+        mix_inputs(teacher_inputs, predicted, p, generator), frame_dropout, generator
+    )
     second = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs)
     return SampledOutput(second, first, inputs)

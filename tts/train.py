@@ -153,10 +153,18 @@ def autocast(device: torch.device, amp: str):
 def compute_loss(
     model, raw: TransformerTTS, batch: Batch, config: Config, step: int, p: float
 ) -> tuple[LossTerms, LossTerms | None, object]:
-    """Scheduled-sampling forward (teacher forcing when p == 0) and loss terms."""
+    """Scheduled-sampling forward (teacher forcing when p == 0, with frame dropout if
+    configured) and loss terms."""
     mels = raw.normalize(batch.mels)
     sampled = scheduled_sampling_forward(
-        model, raw.reduction_factor, batch.tokens, batch.token_lengths, mels, batch.mel_lengths, p
+        model,
+        raw.reduction_factor,
+        batch.tokens,
+        batch.token_lengths,
+        mels,
+        batch.mel_lengths,
+        p,
+        frame_dropout=config.train.sampling.frame_dropout,
     )
     terms = tts_loss(
         sampled.output, mels, batch.mel_lengths, batch.token_lengths, config.train.loss, step
