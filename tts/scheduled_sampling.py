@@ -56,10 +56,7 @@ def mix_inputs(teacher: Tensor, predicted: Tensor, p: float, generator=None) -> 
 def drop_frames(inputs: Tensor, q: float, generator=None) -> Tensor:
     """Per step (B, T_dec, M): the zero frame with probability q, else the input.
     The go frame at step 0 is already zero."""
-    if q <= 0:
-        return inputs
-    draw = torch.rand(inputs.shape[:2], generator=generator, device=inputs.device)
-    return inputs.masked_fill((draw < q).unsqueeze(-1), 0.0)
+    return mix_inputs(inputs, torch.zeros_like(inputs), q, generator)
 
 
 class SampledOutput(NamedTuple):
