@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tts.config import Config, ConfigError, load_config, save_config
+from tts.vocoder.config import load_vocoder_config
 
 
 def test_round_trip_through_dict_and_yaml(tmp_path):
@@ -54,3 +57,16 @@ def test_phoneme_frontend_stores_its_own_symbol_table():
     config = load_config(None, ["text.frontend=phonemes"])
     assert config.text.symbols == DEFAULT_PHONEMES
     assert Config.from_dict(config.to_dict()).text.symbols == DEFAULT_PHONEMES
+
+
+RECIPE_CONFIGS = sorted(Path(__file__).parents[1].glob("recipes/*/conf/*.yaml"))
+
+
+@pytest.mark.parametrize("path", RECIPE_CONFIGS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_every_recipe_config_validates(path):
+    """A typo in a recipe YAML must fail here, not hours into an unattended run."""
+    if "hifigan" in path.name:
+        manifest_dir = load_vocoder_config(path).train.manifest_dir
+    else:
+        manifest_dir = load_config(path).data.manifest_dir
+    assert manifest_dir != Config().data.manifest_dir, "a recipe must name its own data"
