@@ -5,7 +5,7 @@
 #     nohup bash recipes/ljspeech_part1/run.sh > exp/ljspeech_part1.log 2>&1 &
 #     bash recipes/ljspeech_part1/run.sh --stage 6        # only evaluate
 # Measured: stage 2 takes 48 min on the 2-core CPU; stage 3 about 4 min on one H200 (13 steps/s)
-# and about 6 h on the 2-core CPU (about 7 s/step); stage 4 about 50 min on the CPU.
+# and about 6 h on the 2-core CPU (about 7 s/step); stage 4 about 61 min on the CPU.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=1; stop_stage=100
