@@ -37,6 +37,7 @@ def test_yaml_deltas_and_overrides(tmp_path):
         ("model.reduction_factor=11", "1..10"),
         ("train.sampling.frame_dropout=1", "frame_dropout"),
         ("train.amp=fp8", "one of"),
+        ("train.sampling.rollout=beam", "rollout must be one of"),
         ("audio.hop_length=abc", "must be an int"),
         ("train.sampling.max_prob=2", r"\[0, 1\]"),
     ],

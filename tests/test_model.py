@@ -15,6 +15,7 @@ from tts.model.transformer_tts import TransformerTTS, decoder_inputs, pad_to_mul
 from tts.scheduled_sampling import (
     drop_frames,
     mix_inputs,
+    rollout_inputs,
     sampling_probability,
     scheduled_sampling_forward,
 )
@@ -273,3 +274,45 @@ def test_long_inputs_work_without_a_maximum_length():
     mels = torch.randn(1, 20, MELS)
     out = model(tokens, torch.tensor([3000]), mels, torch.tensor([20]))
     assert torch.isfinite(out.mel_after).all()
+
+
+def test_sequential_rollout_reads_its_own_frames_like_inference():
+    """Each rollout step reads either the teacher's frame or the last frame the decoder
+    produced from the rollout's own earlier inputs (p = 1: pure free-running)."""
+    model = tiny(2).eval()
+    tokens, mels = example()
+    tl = torch.tensor([7, 5])
+    teacher_inputs = decoder_inputs(pad_to_multiple(mels, 2), 2)
+    encoded = model.encode(tokens, tl)
+
+    def own_frames(inputs):
+        frames, _, _, _ = model.decode(inputs, encoded, model.memory_caches(encoded))
+        return decoder_inputs(frames, 2)
+
+    free = rollout_inputs(model, tokens, tl, teacher_inputs, 1.0)
+    torch.testing.assert_close(free, own_frames(free), atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(free[:, 1:], teacher_inputs[:, 1:])
+    torch.testing.assert_close(
+        rollout_inputs(model, tokens, tl, teacher_inputs, 0.0), teacher_inputs
+    )
+    torch.manual_seed(1)
+    mixed = rollout_inputs(model, tokens, tl, teacher_inputs, 0.5)
+    from_teacher = (mixed == teacher_inputs).all(-1)
+    from_self = torch.isclose(mixed, own_frames(mixed), atol=1e-5, rtol=1e-4).all(-1)
+    assert bool((from_teacher | from_self).all()) and bool(from_teacher[:, 0].all())
+    assert bool(from_teacher.any()) and bool((from_self & ~from_teacher).any())
+
+
+def test_sequential_sampling_trains_on_the_rollout_inputs():
+    model = tiny(2).eval()
+    tokens, mels = example()
+    tl, ml = torch.tensor([7, 5]), torch.tensor([12, 9])
+    torch.manual_seed(2)
+    out = scheduled_sampling_forward(model, 2, tokens, tl, mels, ml, 1.0, rollout="sequential")
+    torch.manual_seed(2)
+    expected = rollout_inputs(model, tokens, tl, decoder_inputs(pad_to_multiple(mels, 2), 2), 1.0)
+    torch.testing.assert_close(out.inputs, expected)
+    assert out.teacher_output is None
+    torch.testing.assert_close(
+        out.output.mel_after, model(tokens, tl, mels, ml, inputs=expected).mel_after
+    )

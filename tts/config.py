@@ -19,6 +19,7 @@ import yaml
 from tts.text.symbols import DEFAULT_CHARACTERS, default_symbols
 
 ScheduleKind = Literal["constant", "linear", "exponential", "inverse_sigmoid"]
+RolloutKind = Literal["parallel", "sequential"]
 
 
 class ConfigError(ValueError):
@@ -162,6 +163,10 @@ class SamplingConfig:
     ramp_steps: int = 10000
     max_prob: float = 0.0
     sigmoid_k: float = 2000.0
+    # Where sampled frames come from: "parallel" (a teacher-forced pass, one step from the
+    # truth; cheap) or "sequential" (a step-by-step pass on its own frames, as at
+    # inference; about one extra forward pass per decoder step, without gradient).
+    rollout: RolloutKind = "parallel"
     # Probability of replacing a decoder input frame by the go frame (training only).
     frame_dropout: float = 0.0
 

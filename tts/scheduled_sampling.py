@@ -3,6 +3,11 @@
 Two passes: pass 1 is teacher-forced without gradient and predicts every frame;
 pass 2 re-runs the decoder where each step's input is the ground-truth frame with
 probability 1 − p and the (detached) pass-1 prediction with probability p.
+A pass-1 prediction is one step away from the truth, so the parallel mix never shows
+the decoder the drift that builds up when it reads its own frames for many steps in
+a row. The ``sequential`` rollout does: pass 1 decodes step by step (no gradient, KV
+cache), each step reading either the ground-truth frame or the frame the rollout
+itself just produced, so runs of sampled steps compound their errors as at inference.
 
 Frame dropout is the blunter tool against the same failure: each decoder input frame
 is replaced by the zero "go" frame (the mean frame in model space) with probability q,
@@ -61,8 +66,37 @@ def drop_frames(inputs: Tensor, q: float, generator=None) -> Tensor:
 
 class SampledOutput(NamedTuple):
     output: TTSOutput  # pass 2 (with gradient)
-    teacher_output: TTSOutput | None  # pass 1 (no gradient), None when p == 0
+    teacher_output: TTSOutput | None  # teacher-forced pass 1; None when p == 0 or sequential
     inputs: Tensor  # (B, T_dec, M) decoder inputs actually used in pass 2
+
+
+@torch.no_grad()
+def rollout_inputs(
+    model: TransformerTTS,
+    tokens: Tensor,
+    token_lengths: Tensor,
+    teacher_inputs: Tensor,
+    p: float,
+    generator=None,
+) -> Tensor:
+    """Decoder inputs (B, T_dec, M) of a step-by-step pass in which each step reads the
+    teacher's frame with probability 1 − p, else the last frame this pass produced."""
+    encoded = model.encode(tokens, token_lengths)
+    caches = model.memory_caches(encoded)
+    steps = teacher_inputs.shape[1]
+    draw = torch.rand(teacher_inputs.shape[:2], generator=generator, device=tokens.device)
+    sampled = (draw < p).unsqueeze(-1)
+    sampled[:, 0] = False  # step 0 reads the go frame
+    used = [teacher_inputs[:, :1]]
+    for step in range(steps - 1):
+        frames, _, _, caches = model.decode(used[-1], encoded, caches, offset=step)
+        own = frames[:, -1:]
+        used.append(
+            torch.where(
+                sampled[:, step + 1 : step + 2], own, teacher_inputs[:, step + 1 : step + 2]
+            )
+        )
+    return torch.cat(used, dim=1)
 
 
 def scheduled_sampling_forward(
@@ -75,9 +109,11 @@ def scheduled_sampling_forward(
     p: float,
     generator=None,
     frame_dropout: float = 0.0,
+    rollout: str = "parallel",
 ) -> SampledOutput:
-    """Teacher forcing when p == 0 (one pass), otherwise the two-pass mix; the inputs
-    of the pass with gradient then lose frames with probability ``frame_dropout``.
+    """Teacher forcing when p == 0 (one pass), otherwise the two-pass mix (``rollout``
+    ``parallel`` or ``sequential``); the inputs of the pass with gradient then lose
+    frames with probability ``frame_dropout``.
 
     ``model`` may be wrapped (DistributedDataParallel), hence the explicit r.
     """
@@ -85,6 +121,12 @@ def scheduled_sampling_forward(
     teacher_inputs = decoder_inputs(pad_to_multiple(mels, r), r)
     if p <= 0:
         inputs = drop_frames(teacher_inputs, frame_dropout, generator)
+        output = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs)
+        return SampledOutput(output, None, inputs)
+    if rollout == "sequential":
+        raw = getattr(model, "module", model)
+        mixed = rollout_inputs(raw, tokens, token_lengths, teacher_inputs, p, generator)
+        inputs = drop_frames(mixed, frame_dropout, generator)
         output = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs)
         return SampledOutput(output, None, inputs)
     with torch.no_grad():

@@ -165,6 +165,7 @@ def compute_loss(
         batch.mel_lengths,
         p,
         frame_dropout=config.train.sampling.frame_dropout,
+        rollout=config.train.sampling.rollout,
     )
     terms = tts_loss(
         sampled.output, mels, batch.mel_lengths, batch.token_lengths, config.train.loss, step
