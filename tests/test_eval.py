@@ -13,7 +13,8 @@ from conftest import TINY_MODEL, make_prepared, shared_path
 
 from tts.checkpoint import save_checkpoint
 from tts.cli import main
-from tts.config import AudioConfig, load_config
+from tts.config import AudioConfig, ModelConfig, load_config
+from tts.data import Item, collate
 from tts.eval.alignment import argmax_path, focus_rate, monotonicity, most_diagonal_head
 from tts.eval.mcd import dtw, mcd_dtw, mcd_dtw_waveforms
 from tts.eval.report import (
@@ -25,6 +26,7 @@ from tts.eval.report import (
     write_report,
 )
 from tts.eval.robustness import DetectorSettings, detect, summarize
+from tts.eval.text_probe import text_probe
 from tts.eval.wer import (
     EditCounts,
     char_errors,
@@ -34,6 +36,7 @@ from tts.eval.wer import (
     wer,
     word_errors,
 )
+from tts.model.transformer_tts import TransformerTTS
 from tts.train import build_model
 
 # ---------------------------------------------------------------- WER / CER
@@ -320,3 +323,50 @@ def test_evaluate_api_keeps_going_past_a_bad_sentence(tmp_path, tiny_checkpoint)
 def test_tts_eval_needs_sentences_or_references(tiny_checkpoint, tmp_path):
     with pytest.raises(SystemExit, match="--sentences, --references"):
         main(["eval", "--checkpoint", str(tiny_checkpoint), "--out-dir", str(tmp_path)])
+
+
+def _probe_model() -> TransformerTTS:
+    torch.manual_seed(0)
+    config = ModelConfig(
+        d_model=32,
+        num_heads=2,
+        encoder_layers=1,
+        decoder_layers=1,
+        ffn_dim=64,
+        decoder_prenet_dim=16,
+        postnet_channels=16,
+        reduction_factor=2,
+    )
+    return TransformerTTS(config, vocab_size=12, n_mels=4)
+
+
+def test_text_probe_is_the_masked_l1_and_sees_a_swapped_text():
+    model = _probe_model()
+    torch.manual_seed(1)
+    items = [
+        Item("a", torch.tensor([3, 4, 5, 1]), torch.randn(7, 4)),
+        Item("b", torch.tensor([6, 7, 1]), torch.randn(5, 4)),
+        Item("c", torch.tensor([8, 9, 10, 11, 1]), torch.randn(6, 4)),
+    ]
+    batch = collate(items)
+    probe = text_probe(model, batch, seed=5)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        out = model(batch.tokens, batch.token_lengths, batch.mels, batch.mel_lengths)
+    errors = [
+        (out.mel_before[b, :n] - batch.mels[b, :n]).abs().flatten()
+        for b, n in enumerate(batch.mel_lengths.tolist())
+    ]
+    assert probe.right_text == pytest.approx(float(torch.cat(errors).mean()), rel=1e-5)
+    assert probe.other_text != pytest.approx(probe.right_text, rel=1e-4)
+    assert probe.text_gain == pytest.approx(probe.other_text - probe.right_text)
+
+
+def test_text_probe_gain_is_zero_when_every_text_is_the_same():
+    model = _probe_model()
+    same = torch.tensor([3, 4, 5, 1])
+    batch = collate([Item(str(i), same, torch.randn(6, 4)) for i in range(3)])
+    probe = text_probe(model, batch)
+    assert probe.text_gain == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="at least two"):
+        text_probe(model, collate([Item("x", same, torch.randn(6, 4))]))

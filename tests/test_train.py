@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -55,6 +56,7 @@ def test_resume_continues_exactly(tmp_path):
     ]
     assert [row["step"] for row in rows] == [4]
     assert rows[0]["val_free/errors"] in (0, 1) and rows[0]["val/total"] > 0
+    assert math.isfinite(rows[0]["val/text_gain"])
 
 
 def test_keeps_only_last_checkpoints(tmp_path):

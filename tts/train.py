@@ -34,6 +34,7 @@ from tts.config import Config, ConfigError, load_config, save_config
 from tts.data import Batch, FrameBudgetSampler, TTSDataset, collate
 from tts.eval.alignment import best_head_diagonality, most_diagonal_head
 from tts.eval.robustness import detect
+from tts.eval.text_probe import text_probe
 from tts.losses import LossTerms, guided_weight, tts_loss
 from tts.model.generate import generate
 from tts.model.transformer_tts import TransformerTTS
@@ -196,12 +197,17 @@ def all_finite(value: torch.Tensor, world_size: int) -> bool:
 
 @torch.no_grad()
 def validate(raw: TransformerTTS, loader: DataLoader, config: Config, step: int, device) -> dict:
-    """Teacher-forced loss over the validation set (model in eval mode)."""
+    """Teacher-forced loss over the validation set (model in eval mode), plus the text
+    gain of the first batch (:mod:`tts.eval.text_probe`): near 0 while the decoder still
+    ignores the text, however low the loss."""
     raw.eval()
     totals: dict[str, float] = {}
     count = 0
+    gain = None
     for batch in loader:
         batch = batch.to(device)
+        if gain is None and batch.tokens.shape[0] > 1:
+            gain = text_probe(raw, batch).text_gain
         mels = raw.normalize(batch.mels)
         output = raw(batch.tokens, batch.token_lengths, mels, batch.mel_lengths)
         terms = tts_loss(
@@ -211,7 +217,8 @@ def validate(raw: TransformerTTS, loader: DataLoader, config: Config, step: int,
             totals[name] = totals.get(name, 0.0) + float(value)
         count += 1
     raw.train()
-    return {name: value / max(count, 1) for name, value in totals.items()}
+    means = {name: value / max(count, 1) for name, value in totals.items()}
+    return means if gain is None else {**means, "text_gain": gain}
 
 
 @torch.no_grad()
