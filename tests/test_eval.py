@@ -13,7 +13,7 @@ from conftest import TINY_MODEL, make_prepared, shared_path
 
 from tts.checkpoint import save_checkpoint
 from tts.cli import main
-from tts.config import AudioConfig, ModelConfig, load_config
+from tts.config import AudioConfig, load_config
 from tts.data import Item, collate
 from tts.eval.alignment import argmax_path, focus_rate, monotonicity, most_diagonal_head
 from tts.eval.mcd import dtw, mcd_dtw, mcd_dtw_waveforms
@@ -327,26 +327,16 @@ def test_tts_eval_needs_sentences_or_references(tiny_checkpoint, tmp_path):
 
 def _probe_model() -> TransformerTTS:
     torch.manual_seed(0)
-    config = ModelConfig(
-        d_model=32,
-        num_heads=2,
-        encoder_layers=1,
-        decoder_layers=1,
-        ffn_dim=64,
-        decoder_prenet_dim=16,
-        postnet_channels=16,
-        reduction_factor=2,
-    )
-    return TransformerTTS(config, vocab_size=12, n_mels=4)
+    return build_model(load_config(None, [*TINY_MODEL, "model.reduction_factor=2"]))
 
 
 def test_text_probe_is_the_masked_l1_and_sees_a_swapped_text():
     model = _probe_model()
     torch.manual_seed(1)
     items = [
-        Item("a", torch.tensor([3, 4, 5, 1]), torch.randn(7, 4)),
-        Item("b", torch.tensor([6, 7, 1]), torch.randn(5, 4)),
-        Item("c", torch.tensor([8, 9, 10, 11, 1]), torch.randn(6, 4)),
+        Item("a", torch.tensor([3, 4, 5, 1]), torch.randn(7, 80)),
+        Item("b", torch.tensor([6, 7, 1]), torch.randn(5, 80)),
+        Item("c", torch.tensor([8, 9, 10, 11, 1]), torch.randn(6, 80)),
     ]
     batch = collate(items)
     probe = text_probe(model, batch, seed=5)
@@ -365,8 +355,8 @@ def test_text_probe_is_the_masked_l1_and_sees_a_swapped_text():
 def test_text_probe_gain_is_zero_when_every_text_is_the_same():
     model = _probe_model()
     same = torch.tensor([3, 4, 5, 1])
-    batch = collate([Item(str(i), same, torch.randn(6, 4)) for i in range(3)])
+    batch = collate([Item(str(i), same, torch.randn(6, 80)) for i in range(3)])
     probe = text_probe(model, batch)
     assert probe.text_gain == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match="at least two"):
-        text_probe(model, collate([Item("x", same, torch.randn(6, 4))]))
+        text_probe(model, collate([Item("x", same, torch.randn(6, 80))]))
