@@ -25,7 +25,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from tts.config import SamplingConfig
+from tts.config import RolloutKind, SamplingConfig
 from tts.model.transformer_tts import TransformerTTS, TTSOutput, decoder_inputs, pad_to_multiple
 
 
@@ -109,7 +109,7 @@ def scheduled_sampling_forward(
     p: float,
     generator=None,
     frame_dropout: float = 0.0,
-    rollout: str = "parallel",
+    rollout: RolloutKind = "parallel",
 ) -> SampledOutput:
     """Teacher forcing when p == 0 (one pass), otherwise the two-pass mix (``rollout``
     ``parallel`` or ``sequential``); the inputs of the pass with gradient then lose
