@@ -360,3 +360,43 @@ def test_text_probe_gain_is_zero_when_every_text_is_the_same():
     assert probe.text_gain == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match="at least two"):
         text_probe(model, collate([Item("x", same, torch.randn(6, 80))]))
+
+
+class _ScriptedTranscriber:
+    """Hears each call's audio length and answers from a script, in call order."""
+
+    def __init__(self, answers: list[str]) -> None:
+        self.answers = list(answers)
+        self.audios: list[np.ndarray] = []
+
+    def transcribe(self, audio, sample_rate: int) -> str:
+        self.audios.append(np.asarray(audio))
+        return self.answers.pop(0)
+
+
+def test_listening_probe_scores_each_condition_against_the_recordings_words(tiny_checkpoint):
+    from tts.eval.text_probe import listening_probe
+    from tts.synthesize import Synthesizer
+
+    synthesizer = Synthesizer.from_checkpoint(tiny_checkpoint, vocoder="griffin-lim:1")
+    texts = ["a cat sat", "the dog ran far"]
+    ids = [synthesizer.tokenizer.encode_normalized(t) for t in texts]
+    batch = collate(
+        [Item(str(i), torch.tensor(t), torch.randn(9 + 3 * i, 80)) for i, t in enumerate(ids)]
+    )
+    answers = ["a cat sat", "the dog ran far", "a cat", "dog ran far", "", "x y z w"]
+    heard = listening_probe(synthesizer, batch, texts, _ScriptedTranscriber(answers), seed=0)
+    assert (heard.right_text.words.errors, heard.right_text.words.length) == (0, 7)
+    assert heard.other_text.words.errors == 2  # one deletion in each utterance
+    assert heard.free_running.words.errors == 3 + 4  # all deleted, then four substitutions
+    assert heard.free_running.chars.rate > heard.other_text.chars.rate > 0
+    hop = synthesizer.config.audio.hop_length
+    first, second = _ScriptedTranscriber(answers), _ScriptedTranscriber(answers)
+    listening_probe(synthesizer, batch, texts, first, seed=0)
+    listening_probe(synthesizer, batch, texts, second, seed=0)
+    right, other = first.audios[:2], first.audios[2:4]
+    assert [len(a) for a in right + other] == [9 * hop, 12 * hop] * 2  # the recorded lengths
+    assert all(not np.allclose(r, o) for r, o in zip(right, other, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(first.audios, second.audios, strict=True))
+    with pytest.raises(ValueError, match="one text for each"):
+        listening_probe(synthesizer, batch, texts[:1], _ScriptedTranscriber(answers))

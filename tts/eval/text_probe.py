@@ -6,19 +6,30 @@ symbol. If the three are close, the decoder predicts each frame from the frames 
 it and treats the text as a small correction; in free running it then babbles in the
 right rhythm, which is what an unintelligible voice with a diagonal alignment sounds like.
 
-Usage: ``python -m tts.eval.text_probe CHECKPOINT data/ljspeech_part1/val.jsonl``.
+``--listen`` adds the same question asked by ear: Griffin-Lim audio of the teacher-forced
+output with the right and with the other text, and of free running, each transcribed by
+Whisper and scored against the words of the recording. If a wrong text is heard almost as
+well as the right one, teacher forcing is intelligible only because the recorded frames
+are copied forward, and free running has nothing to copy.
+
+Usage: ``python -m tts.eval.text_probe CHECKPOINT data/ljspeech_part1/val.jsonl [--listen]``.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
 from tts.data import Batch, TTSDataset, collate
+from tts.eval.wer import EditCounts, char_errors, total, word_errors
 from tts.losses import masked_mean
-from tts.model.transformer_tts import TransformerTTS, lengths_to_mask
+from tts.model.transformer_tts import TransformerTTS, TTSOutput, lengths_to_mask
+
+if TYPE_CHECKING:
+    from tts.eval.asr import Transcriber
+    from tts.synthesize import Synthesizer
 
 
 class TextProbe(NamedTuple):
@@ -32,17 +43,38 @@ class TextProbe(NamedTuple):
         return self.other_text - self.right_text
 
 
+class Heard(NamedTuple):
+    words: EditCounts
+    chars: EditCounts
+
+
+class ListeningProbe(NamedTuple):
+    """Whisper's errors against the recordings' words, summed over the utterances."""
+
+    right_text: Heard  # teacher-forced on the recorded frames, with each item's text
+    other_text: Heard  # teacher-forced on the recorded frames, with the next item's text
+    free_running: Heard  # decoded from the text alone, reading its own frames
+
+
 @torch.no_grad()
-def teacher_forced_l1(
+def teacher_forced(
     model: TransformerTTS, batch: Batch, tokens: torch.Tensor, lengths: torch.Tensor, seed: int
-) -> float:
-    """Masked L1 of the decoder output against the batch's frames, for the given text.
-    The seed fixes the inference-time prenet dropout, so that probes differ only in text."""
+) -> TTSOutput:
+    """The teacher-forced pass on the batch's frames with the given text. The seed fixes
+    the inference-time prenet dropout, so that probes differ only in text."""
     mels = model.normalize(batch.mels)
     device = mels.device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        output = model(tokens, lengths, mels, batch.mel_lengths)
+        return model(tokens, lengths, mels, batch.mel_lengths)
+
+
+def teacher_forced_l1(
+    model: TransformerTTS, batch: Batch, tokens: torch.Tensor, lengths: torch.Tensor, seed: int
+) -> float:
+    """Masked L1 of the decoder output against the batch's frames, for the given text."""
+    output = teacher_forced(model, batch, tokens, lengths, seed)
+    mels = model.normalize(batch.mels)
     frames = mels.shape[1]
     mask = lengths_to_mask(batch.mel_lengths, frames).unsqueeze(-1)
     return float(masked_mean((output.mel_before[:, :frames] - mels).abs(), mask))
@@ -65,21 +97,80 @@ def text_probe(model: TransformerTTS, batch: Batch, seed: int = 0) -> TextProbe:
     )
 
 
+def listening_probe(
+    synthesizer: Synthesizer,
+    batch: Batch,
+    texts: list[str],
+    transcriber: Transcriber,
+    seed: int = 0,
+) -> ListeningProbe:
+    """Transcribe the vocoded teacher-forced output (right and rolled text, as in
+    :func:`text_probe`) and the free-running output of the same utterances; ``texts``
+    are the recordings' words, in batch order."""
+    if batch.tokens.shape[0] < 2 or len(texts) != batch.tokens.shape[0]:
+        raise ValueError("the listening probe needs >= 2 utterances and one text for each")
+    model = synthesizer.model.eval()
+    order = torch.roll(torch.arange(len(texts)), 1)
+
+    def heard(audios: list) -> Heard:
+        hypotheses = [transcriber.transcribe(a, synthesizer.sample_rate) for a in audios]
+        return Heard(
+            total(word_errors(t, h) for t, h in zip(texts, hypotheses, strict=True)),
+            total(char_errors(t, h) for t, h in zip(texts, hypotheses, strict=True)),
+        )
+
+    def vocoded(tokens: torch.Tensor, lengths: torch.Tensor) -> list:
+        mels = model.denormalize(teacher_forced(model, batch, tokens, lengths, seed).mel_after)
+        return [
+            synthesizer.vocoder(mels[i : i + 1, :n].transpose(1, 2))[0].cpu().numpy()
+            for i, n in enumerate(batch.mel_lengths.tolist())
+        ]
+
+    return ListeningProbe(
+        right_text=heard(vocoded(batch.tokens, batch.token_lengths)),
+        other_text=heard(vocoded(batch.tokens[order], batch.token_lengths[order])),
+        free_running=heard([r.audio for r in synthesizer.synthesize_batch(texts, seed=seed)]),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="training checkpoint or exported voice")
     parser.add_argument("manifest", help="a prepared manifest, e.g. data/<corpus>/val.jsonl")
     parser.add_argument("--items", type=int, default=16, help="utterances to probe")
+    parser.add_argument(
+        "--listen", action="store_true", help="also score the vocoded outputs with Whisper"
+    )
+    parser.add_argument("--asr-model", default=None, help="faster-whisper name or directory")
     args = parser.parse_args(argv)
     from tts.synthesize import Synthesizer
 
-    synthesizer = Synthesizer.from_checkpoint(args.checkpoint, vocoder="griffin-lim:1")
+    vocoder = "griffin-lim" if args.listen else "griffin-lim:1"
+    synthesizer = Synthesizer.from_checkpoint(args.checkpoint, vocoder=vocoder)
     dataset = TTSDataset(args.manifest, synthesizer.tokenizer, max_items=args.items)
-    probe = text_probe(synthesizer.model, collate([dataset[i] for i in range(len(dataset))]))
+    batch = collate([dataset[i] for i in range(len(dataset))])
+    probe = text_probe(synthesizer.model, batch)
     print("| text | teacher-forced L1 |\n|---|---:|")
     print(f"| right | {probe.right_text:.3f} |\n| other utterance's | {probe.other_text:.3f} |")
     print(f"| first symbol only | {probe.one_symbol:.3f} |")
     print(f"text gain (other − right): {probe.text_gain:.3f} over {len(dataset)} utterances")
+    if args.listen:
+        from tts.eval.asr import AsrError, Transcriber
+
+        try:
+            transcriber = Transcriber.load(args.asr_model)
+        except AsrError as exc:
+            print(f"error: {exc}")
+            return 2
+        texts = [row["text"] for row in dataset.rows]
+        heard = listening_probe(synthesizer, batch, texts, transcriber)
+        print("\n| decoder reads | text | WER | CER |\n|---|---|---:|---:|")
+        for label, text, result in (
+            ("recorded frames", "right", heard.right_text),
+            ("recorded frames", "other utterance's", heard.other_text),
+            ("its own frames", "right", heard.free_running),
+        ):
+            print(f"| {label} | {text} | {result.words.rate:.1%} | {result.chars.rate:.1%} |")
     return 0
 
 
