@@ -58,25 +58,33 @@ class ListeningProbe(NamedTuple):
 
 @torch.no_grad()
 def teacher_forced(
-    model: TransformerTTS, batch: Batch, tokens: torch.Tensor, lengths: torch.Tensor, seed: int
+    model: TransformerTTS,
+    mels: torch.Tensor,
+    mel_lengths: torch.Tensor,
+    tokens: torch.Tensor,
+    lengths: torch.Tensor,
+    seed: int,
 ) -> TTSOutput:
-    """The teacher-forced pass on the batch's frames with the given text. The seed fixes
-    the inference-time prenet dropout, so that probes differ only in text."""
-    mels = model.normalize(batch.mels)
+    """The teacher-forced pass on normalised frames (B, T_mel, M) with the given text. The
+    seed fixes the inference-time prenet dropout, so that probes differ only in text."""
     device = mels.device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        return model(tokens, lengths, mels, batch.mel_lengths)
+        return model(tokens, lengths, mels, mel_lengths)
 
 
 def teacher_forced_l1(
-    model: TransformerTTS, batch: Batch, tokens: torch.Tensor, lengths: torch.Tensor, seed: int
+    model: TransformerTTS,
+    mels: torch.Tensor,
+    mel_lengths: torch.Tensor,
+    tokens: torch.Tensor,
+    lengths: torch.Tensor,
+    seed: int,
 ) -> float:
-    """Masked L1 of the decoder output against the batch's frames, for the given text."""
-    output = teacher_forced(model, batch, tokens, lengths, seed)
-    mels = model.normalize(batch.mels)
+    """Masked L1 of the decoder output against the normalised frames, for the given text."""
+    output = teacher_forced(model, mels, mel_lengths, tokens, lengths, seed)
     frames = mels.shape[1]
-    mask = lengths_to_mask(batch.mel_lengths, frames).unsqueeze(-1)
+    mask = lengths_to_mask(mel_lengths, frames).unsqueeze(-1)
     return float(masked_mean((output.mel_before[:, :frames] - mels).abs(), mask))
 
 
@@ -86,13 +94,14 @@ def text_probe(model: TransformerTTS, batch: Batch, seed: int = 0) -> TextProbe:
         raise ValueError("the text probe needs a batch of at least two utterances")
     model.eval()
     order = torch.roll(torch.arange(batch.tokens.shape[0]), 1)
+    frames = (model.normalize(batch.mels), batch.mel_lengths)
     return TextProbe(
-        right_text=teacher_forced_l1(model, batch, batch.tokens, batch.token_lengths, seed),
+        right_text=teacher_forced_l1(model, *frames, batch.tokens, batch.token_lengths, seed),
         other_text=teacher_forced_l1(
-            model, batch, batch.tokens[order], batch.token_lengths[order], seed
+            model, *frames, batch.tokens[order], batch.token_lengths[order], seed
         ),
         one_symbol=teacher_forced_l1(
-            model, batch, batch.tokens[:, :1], torch.ones_like(batch.token_lengths), seed
+            model, *frames, batch.tokens[:, :1], torch.ones_like(batch.token_lengths), seed
         ),
     )
 
@@ -119,8 +128,10 @@ def listening_probe(
             total(char_errors(t, h) for t, h in zip(texts, hypotheses, strict=True)),
         )
 
+    frames = (model.normalize(batch.mels), batch.mel_lengths)
+
     def vocoded(tokens: torch.Tensor, lengths: torch.Tensor) -> list:
-        mels = model.denormalize(teacher_forced(model, batch, tokens, lengths, seed).mel_after)
+        mels = model.denormalize(teacher_forced(model, *frames, tokens, lengths, seed).mel_after)
         return [
             synthesizer.vocoder(mels[i : i + 1, :n].transpose(1, 2))[0].cpu().numpy()
             for i, n in enumerate(batch.mel_lengths.tolist())
