@@ -73,36 +73,24 @@ def teacher_forced(
         return model(tokens, lengths, mels, mel_lengths)
 
 
-def teacher_forced_l1(
-    model: TransformerTTS,
-    mels: torch.Tensor,
-    mel_lengths: torch.Tensor,
-    tokens: torch.Tensor,
-    lengths: torch.Tensor,
-    seed: int,
-) -> float:
-    """Masked L1 of the decoder output against the normalised frames, for the given text."""
-    output = teacher_forced(model, mels, mel_lengths, tokens, lengths, seed)
-    frames = mels.shape[1]
-    mask = lengths_to_mask(mel_lengths, frames).unsqueeze(-1)
-    return float(masked_mean((output.mel_before[:, :frames] - mels).abs(), mask))
-
-
 def text_probe(model: TransformerTTS, batch: Batch, seed: int = 0) -> TextProbe:
-    """The three teacher-forced L1s of one batch (at least two items), model in eval mode."""
+    """The three teacher-forced L1s of one batch (at least two items), model in eval mode:
+    the masked L1 of the decoder output (before the postnet) against the normalised frames."""
     if batch.tokens.shape[0] < 2:
         raise ValueError("the text probe needs a batch of at least two utterances")
     model.eval()
     order = torch.roll(torch.arange(batch.tokens.shape[0]), 1)
-    frames = (model.normalize(batch.mels), batch.mel_lengths)
+    mels = model.normalize(batch.mels)
+    mask = lengths_to_mask(batch.mel_lengths, mels.shape[1]).unsqueeze(-1)
+
+    def l1(tokens: torch.Tensor, lengths: torch.Tensor) -> float:
+        output = teacher_forced(model, mels, batch.mel_lengths, tokens, lengths, seed)
+        return float(masked_mean((output.mel_before[:, : mels.shape[1]] - mels).abs(), mask))
+
     return TextProbe(
-        right_text=teacher_forced_l1(model, *frames, batch.tokens, batch.token_lengths, seed),
-        other_text=teacher_forced_l1(
-            model, *frames, batch.tokens[order], batch.token_lengths[order], seed
-        ),
-        one_symbol=teacher_forced_l1(
-            model, *frames, batch.tokens[:, :1], torch.ones_like(batch.token_lengths), seed
-        ),
+        right_text=l1(batch.tokens, batch.token_lengths),
+        other_text=l1(batch.tokens[order], batch.token_lengths[order]),
+        one_symbol=l1(batch.tokens[:, :1], torch.ones_like(batch.token_lengths)),
     )
 
 
