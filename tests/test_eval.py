@@ -400,3 +400,48 @@ def test_listening_probe_scores_each_condition_against_the_recordings_words(tiny
     assert all(np.array_equal(a, b) for a, b in zip(first.audios, second.audios, strict=True))
     with pytest.raises(ValueError, match="one text for each"):
         listening_probe(synthesizer, batch, texts[:1], _ScriptedTranscriber(answers))
+
+
+# ---------------------------------------------------------------- detector check
+
+
+def _as_alignment(path: list[int]) -> np.ndarray:
+    """One layer, one head: (1, 1, T_dec, T_text)."""
+    return attention_from_path(path)[None, None]
+
+
+def test_cut_and_replay_remove_and_add_exactly_the_chosen_steps():
+    from tts.eval.detector_check import cut_steps, replay_steps, word_steps
+
+    path = steady(list(range(11)))  # the(0-8) space(9-11) cat(12-20) ...
+    alignment = _as_alignment(path)
+    steps = word_steps(alignment, SYMBOLS)
+    assert steps[1] == list(range(12, 21)) and sorted(steps) == [0, 1, 2]
+    cut = cut_steps(alignment, 12, 21)
+    assert argmax_path(cut[0, 0]) == steady([0, 1, 2, 3, 7, 8, 9, 10])
+    replayed = replay_steps(alignment, 12, 33)  # "cat sat" ends at step 33
+    assert replayed.shape[2] == len(path) + 21
+    assert argmax_path(replayed[0, 0]) == path[:33] + path[12:33] + path[33:]
+
+
+def test_check_detector_counts_false_alarms_and_found_edits():
+    from tts.eval.detector_check import Utterance, check_detector
+
+    clean = Utterance(_as_alignment(steady(list(range(11)))), SYMBOLS)
+    check = check_detector([clean, clean])
+    assert check == (2, 0, 0, 2, 2)  # nothing false, every edit found
+    passes_over = Utterance(_as_alignment(steady([*range(8), 10])), SYMBOLS)  # "s", "a" of sat
+    goes_back = Utterance(_as_alignment(steady([*range(11), 0, 1, 2])), SYMBOLS)  # "the" again
+    check = check_detector([clean, passes_over, goes_back])
+    assert (check.sentences, check.false_skips, check.false_repeats) == (3, 1, 1)
+    too_short = Utterance(_as_alignment(steady([0, 1, 2], 1)), SYMBOLS)  # one word only
+    assert check_detector([too_short]).sentences == 0
+
+
+def test_detector_check_cli_on_a_tiny_checkpoint(tmp_path, tiny_checkpoint, capsys):
+    from tts.eval.detector_check import main as detector_check
+
+    data = make_prepared(tmp_path / "data", n_items=3)
+    assert detector_check([str(tiny_checkpoint), str(data / "all.jsonl"), "--items", "3"]) == 0
+    table = capsys.readouterr().out
+    assert "| as recorded (all false) |" in table and "recordings)" in table
