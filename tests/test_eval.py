@@ -415,7 +415,7 @@ def test_cut_and_replay_remove_and_add_exactly_the_chosen_steps():
 
     path = steady(list(range(11)))  # the(0-8) space(9-11) cat(12-20) ...
     alignment = _as_alignment(path)
-    steps = word_steps(alignment, SYMBOLS)
+    steps = word_steps(alignment[0, 0], SYMBOLS)
     assert steps[1] == list(range(12, 21)) and sorted(steps) == [0, 1, 2]
     cut = cut_steps(alignment, 12, 21)
     assert argmax_path(cut[0, 0]) == steady([0, 1, 2, 3, 7, 8, 9, 10])

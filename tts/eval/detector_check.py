@@ -55,12 +55,12 @@ def flags_of(alignment: np.ndarray, symbols: Sequence[str], settings: DetectorSe
     return detect(alignment[best.layer, best.head], symbols, False, settings)
 
 
-def word_steps(alignment: np.ndarray, symbols: Sequence[str]) -> dict[int, list[int]]:
-    """Decoder steps whose most attended symbol (most diagonal head) is in each word."""
-    best = most_diagonal_head(alignment)
+def word_steps(attention: np.ndarray, symbols: Sequence[str]) -> dict[int, list[int]]:
+    """Decoder steps of one head's (T_dec, T_text) map whose most attended symbol is in each
+    word."""
     words = word_index(symbols)
     steps: dict[int, list[int]] = {}
-    for step, symbol in enumerate(argmax_path(alignment[best.layer, best.head])):
+    for step, symbol in enumerate(argmax_path(attention)):
         if words[symbol] is not None:
             steps.setdefault(words[symbol], []).append(step)
     return steps
@@ -92,14 +92,16 @@ def check_detector(
     rng = np.random.default_rng(seed)
     counts = np.zeros(5, dtype=int)
     for alignment, symbols in utterances:
-        steps = word_steps(alignment, symbols)
+        best = most_diagonal_head(alignment)
+        head = alignment[best.layer, best.head]
+        steps = word_steps(head, symbols)
         targets = edit_targets(steps)
         if not targets:
             continue
         word = int(rng.choice(targets))
         start, end = min(steps[word]), max(steps[word]) + 1
         replay_end = max(steps.get(word + 1, [end - 1])) + 1
-        clean = flags_of(alignment, symbols, settings)
+        clean = detect(head, symbols, False, settings)
         skipped = flags_of(cut_steps(alignment, start, end), symbols, settings)
         repeated = flags_of(replay_steps(alignment, start, replay_end), symbols, settings)
         counts += [1, clean.skip, clean.repeat, skipped.skip, repeated.repeat]
