@@ -40,6 +40,7 @@ def test_yaml_deltas_and_overrides(tmp_path):
         ("train.sampling.rollout=beam", "rollout must be one of"),
         ("audio.hop_length=abc", "must be an int"),
         ("train.sampling.max_prob=2", r"\[0, 1\]"),
+        ("model.context_heads=5", "context_heads"),
     ],
 )
 def test_bad_values_are_named(override, message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -9,7 +10,8 @@ import torch
 
 from tts.config import LossConfig, ModelConfig, SamplingConfig
 from tts.data import collate
-from tts.losses import guided_attention_loss, stop_targets, tts_loss
+from tts.losses import guided_attention_loss, path_attention_loss, stop_targets, tts_loss
+from tts.model.alignment import monotonic_alignment
 from tts.model.generate import generate
 from tts.model.transformer_tts import TransformerTTS, decoder_inputs, pad_to_multiple
 from tts.scheduled_sampling import (
@@ -201,6 +203,101 @@ def test_loss_terms_finite_and_weighted():
     )
 
 
+def test_context_head_loss_hand_computed():
+    """The text-only predictor: (B, T_dec * r, M) frames from the attended memory, scored
+    by L1 on real frames only and added to the total with its weight."""
+    tl, ml = torch.tensor([7, 5]), torch.tensor([12, 8])
+    tokens, mels = example()
+    assert tiny(3)(tokens, tl, mels, ml).context_mel is None
+    model = tiny(3, context_heads=1).eval()
+    out = model(tokens, tl, mels, ml)
+    assert out.context_mel.shape == (2, 12, MELS)
+    encoded = model.encode(tokens, tl)
+    alignment = out.cross_attention[-1][:, 0]
+    expected = model.context_linear(alignment @ encoded.memory).view(2, 12, MELS)
+    torch.testing.assert_close(out.context_mel, expected)
+    hand = torch.cat(
+        [
+            (out.context_mel[0] - mels[0]).abs().flatten(),
+            (out.context_mel[1, :8] - mels[1, :8]).abs().flatten(),
+        ]
+    ).mean()
+    terms = {
+        w: tts_loss(out, mels, ml, tl, LossConfig(guided_weight=0.0, context_weight=w))
+        for w in (0.0, 2.0)
+    }
+    assert terms[2.0].context.item() == pytest.approx(hand.item(), rel=1e-5)
+    assert (terms[2.0].total - terms[0.0].total).item() == pytest.approx(2 * hand.item(), rel=1e-4)
+    assert float(tts_loss(tiny(3)(tokens, tl, mels, ml), mels, ml, tl, LossConfig()).context) == 0
+
+
+def test_context_head_trains_the_encoder_not_the_attention():
+    """Its gradient reaches the text side only: a trainable attention would learn to use
+    the memory as a codebook chosen by the decoder, which needs no text."""
+    model = tiny(2, context_heads=2)
+    tokens, mels = example()
+    out = model(tokens, torch.tensor([7, 5]), mels, torch.tensor([12, 9]))
+    out.context_mel.square().sum().backward()
+    assert model.encoder_prenet.embedding.weight.grad.abs().sum() > 0
+    assert model.context_linear.weight.grad.abs().sum() > 0
+    for name, parameter in model.decoder_prenet.named_parameters():
+        assert parameter.grad is None, name
+
+
+def brute_force_path(scores: torch.Tensor) -> list[int]:
+    """Best monotonic path of a (T_text, T_dec) score table by trying every segmentation."""
+    symbols, steps = scores.shape
+    best, best_path = -math.inf, None
+    for cuts in itertools.combinations(range(1, steps), symbols - 1):
+        bounds = (0, *cuts, steps)
+        path = [n for n in range(symbols) for _ in range(bounds[n], bounds[n + 1])]
+        total = sum(float(scores[n, s]) for s, n in enumerate(path))
+        if total > best:
+            best, best_path = total, path
+    return best_path
+
+
+def test_monotonic_alignment_is_the_best_path_per_item():
+    """Batched search with padding gives each item the brute-force best path; an item with
+    fewer steps than symbols is reported as having none."""
+    torch.manual_seed(0)
+    text_lengths, step_lengths = torch.tensor([3, 1, 4, 5]), torch.tensor([6, 4, 7, 3])
+    scores = torch.randn(4, 5, 7)
+    alignment, feasible = monotonic_alignment(scores, text_lengths, step_lengths)
+    assert feasible.tolist() == [True, True, True, False]
+    for b in range(3):
+        n, s = int(text_lengths[b]), int(step_lengths[b])
+        assert alignment[b, :s].argmax(1).tolist() == brute_force_path(scores[b, :n, :s])
+        assert alignment[b, :s].sum(1).eq(1).all() and alignment[b, s:].eq(0).all()
+
+
+def test_mas_context_head_recovers_a_planted_alignment():
+    """Symbols whose means match known stretches of frames are aligned to those stretches."""
+    means = torch.eye(4).repeat_interleave(2, dim=1)  # (T_text 4, 8): distinct patterns
+    durations = torch.tensor([3, 1, 4, 2])
+    frames = means.repeat_interleave(durations, dim=0) + 0.1 * torch.randn(10, 8)
+    distance = torch.cdist(means[None], frames[None], p=1)
+    alignment, _ = monotonic_alignment(-distance, torch.tensor([4]), torch.tensor([10]))
+    assert alignment[0].argmax(1).tolist() == [0, 0, 0, 1, 2, 2, 2, 2, 3, 3]
+    model = tiny(2, context_heads=1, context_alignment="mas")
+    tokens, mels = example()
+    out = model(tokens, torch.tensor([6, 3]), mels, torch.tensor([12, 7]))
+    assert out.context_mel.shape == (2, 12, MELS)
+
+
+def test_path_attention_loss_hand_computed():
+    """Mass two symbols off the path costs 1 − e^(−2) at σ=1; mass on it costs nothing;
+    padded steps are ignored."""
+    path = torch.zeros(1, 3, 4)
+    path[0, [0, 1, 2], [0, 1, 3]] = 1
+    attention = torch.zeros(1, 1, 3, 4)
+    attention[0, 0, [0, 1, 2], [0, 3, 3]] = 1
+    off = 1 - math.exp(-2)
+    for steps, expected in ((3, off / 3), (2, off / 2), (1, 0.0)):
+        loss = path_attention_loss([attention], path, torch.tensor([steps]), 1.0, 1, 1)
+        assert loss.item() == pytest.approx(expected, abs=1e-6)
+
+
 def test_scheduled_sampling_extremes():
     model = tiny(2).eval()
     tokens, mels = example()
@@ -251,8 +348,9 @@ def test_sampling_schedules(schedule):
     assert values == sorted(values)
 
 
-def test_every_parameter_updates():
-    model = tiny(2)
+@pytest.mark.parametrize("context_heads", [0, 1])
+def test_every_parameter_updates(context_heads):
+    model = tiny(2, context_heads=context_heads)
     model.train()
     tokens, mels = example()
     tl, ml = torch.tensor([7, 5]), torch.tensor([12, 9])

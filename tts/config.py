@@ -120,8 +120,18 @@ class ModelConfig:
     postnet_kernel: int = 5
     postnet_dropout: float = 0.1
     reduction_factor: int = 2
+    # Text-only auxiliary mel predictor (training signal; 0 = off): the mean attention of the
+    # first ``context_heads`` heads of the last decoder layer reads the encoder memory, and
+    # one linear layer predicts each step's r frames from that alone. The decoder can
+    # predict a frame from the frames before it and ignore the text; this head cannot, so
+    # its loss makes the encoder say what each symbol sounds like.
+    context_heads: int = 0
+    # Where that head's alignment comes from: the attention above, or "mas", the monotonic
+    # path that best matches each utterance's frames to its symbols (Glow-TTS), no heads used.
+    context_alignment: Literal["attention", "mas"] = "attention"
 
     def __post_init__(self) -> None:
+        _check(0 <= self.context_heads <= self.num_heads, "model.context_heads: 0..num_heads")
         _check(self.d_model % self.num_heads == 0, "model.d_model must divide by num_heads")
         _check(self.encoder_layers >= 1 and self.decoder_layers >= 1, "need >= 1 layer each")
         _check(1 <= self.reduction_factor <= 10, "model.reduction_factor must be 1..10")
@@ -139,6 +149,11 @@ class LossConfig:
     l2_weight: float = 0.0
     stop_weight: float = 1.0
     stop_pos_weight: float = 5.0
+    context_weight: float = 1.0  # the text-only predictor of model.context_heads
+    # With model.context_alignment="mas": the guided heads' attention mass further than
+    # about ``path_sigma`` symbols from the monotonic path, per decoder step.
+    path_weight: float = 0.0
+    path_sigma: float = 1.0
     guided_weight: float = 1.0
     guided_sigma: float = 0.4
     guided_heads: int = 2
@@ -148,6 +163,7 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         _check(self.guided_sigma > 0, "train.loss.guided_sigma must be positive")
+        _check(self.path_sigma > 0, "train.loss.path_sigma must be positive")
         _check(0 < self.guided_decay <= 1, "train.loss.guided_decay must be in (0, 1]")
         _check(self.guided_decay_every > 0, "train.loss.guided_decay_every must be positive")
         _check(self.guided_heads >= 0 and self.guided_layers >= 0, "guided heads/layers >= 0")

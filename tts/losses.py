@@ -22,6 +22,8 @@ class LossTerms(NamedTuple):
     mel_after: Tensor
     stop: Tensor
     guided: Tensor
+    context: Tensor  # the text-only predictor's L1 (zero when model.context_heads is 0)
+    path: Tensor  # guided heads' attention off the monotonic path (zero without a path)
 
 
 def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
@@ -85,6 +87,30 @@ def guided_attention_loss(
     return masked_mean(product, mask[:, None, None])
 
 
+def path_attention_loss(
+    attention: list[Tensor],
+    path: Tensor,
+    decoder_lengths: Tensor,
+    sigma: float,
+    num_heads: int,
+    num_layers: int,
+) -> Tensor:
+    """Attention mass away from a hard path (B, T_dec, T_text), per decoder step: the sum
+    over symbols of A · (1 − exp(−(n − path)² / (2σ²))), averaged over real steps and the
+    first ``num_heads`` heads of the last ``num_layers`` layers. Items whose path is all
+    zero (no monotonic path) count as zero."""
+    if num_heads == 0 or num_layers == 0:
+        return attention[0].new_zeros(())
+    chosen = torch.stack([a[:, :num_heads] for a in attention[-num_layers:]], 1)
+    symbols = torch.arange(path.shape[2], device=path.device, dtype=torch.float32)
+    target = (path * symbols).sum(-1, keepdim=True)  # (B, T_dec, 1)
+    weights = 1.0 - torch.exp(-((symbols - target) ** 2) / (2 * sigma**2))
+    off_path = (chosen.float() * weights[:, None, None]).sum(-1)  # (B, layers, heads, T_dec)
+    has_path = path.sum(-1) > 0  # (B, T_dec)
+    mask = lengths_to_mask(decoder_lengths, path.shape[1]) & has_path
+    return masked_mean(off_path, mask[:, None, None])
+
+
 def guided_weight(config: LossConfig, step: int) -> float:
     """λ(step) = λ₀ · decay^(step // every)."""
     return config.guided_weight * config.guided_decay ** (step // config.guided_decay_every)
@@ -121,5 +147,19 @@ def tts_loss(
         config.guided_heads,
         config.guided_layers,
     )
+    context = before.new_zeros(())
+    if output.context_mel is not None:
+        context = mel_loss(output.context_mel, targets, frame_mask, config.l1_weight, 0.0)
     total = before + after + config.stop_weight * stop + guided_weight(config, step) * guided
-    return LossTerms(total, before, after, stop, guided)
+    path = before.new_zeros(())
+    if output.path is not None:
+        path = path_attention_loss(
+            output.cross_attention,
+            output.path,
+            output.decoder_lengths,
+            config.path_sigma,
+            config.guided_heads,
+            config.guided_layers,
+        )
+    total = total + config.context_weight * context + config.path_weight * path
+    return LossTerms(total, before, after, stop, guided, context, path)

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from tts.config import ModelConfig
+from tts.model.alignment import monotonic_alignment
 from tts.model.positional import ScaledPositionalEncoding
 from tts.model.postnet import Postnet
 from tts.model.prenets import DecoderPrenet, EncoderPrenet
@@ -32,6 +33,8 @@ class TTSOutput(NamedTuple):
     stop_logits: Tensor  # (B, T_dec * r)
     cross_attention: list[Tensor]  # L × (B, H, T_dec, T_text)
     decoder_lengths: Tensor  # (B,) ceil(mel_lengths / r)
+    context_mel: Tensor | None = None  # (B, T_dec * r, M) text-only prediction, if configured
+    path: Tensor | None = None  # (B, T_dec, T_text) one-hot monotonic path ("mas" only)
 
 
 class EncoderOutput(NamedTuple):
@@ -104,6 +107,9 @@ class TransformerTTS(nn.Module):
         self.decoder_norm = nn.LayerNorm(config.d_model) if config.norm_first else nn.Identity()
         self.mel_linear = nn.Linear(config.d_model, n_mels * r)
         self.stop_linear = nn.Linear(config.d_model, r)
+        self.context_linear = (
+            nn.Linear(config.d_model, n_mels * r) if config.context_heads else None
+        )
         self.postnet = Postnet(
             n_mels,
             config.postnet_channels,
@@ -205,4 +211,40 @@ class TransformerTTS(nn.Module):
         decoder_lengths = (mel_lengths + r - 1) // r
         frame_mask = lengths_to_mask(decoder_lengths * r, before.shape[1])
         after = before + self.postnet(before, frame_mask)
-        return TTSOutput(before, after, stops, weights, decoder_lengths)
+        return TTSOutput(
+            before,
+            after,
+            stops,
+            weights,
+            decoder_lengths,
+            *self.context_mel(weights, encoded, frames, token_lengths, decoder_lengths),
+        )
+
+    def context_mel(
+        self,
+        weights: list[Tensor],
+        encoded: EncoderOutput,
+        frames: Tensor,
+        token_lengths: Tensor,
+        decoder_lengths: Tensor,
+    ) -> tuple[Tensor | None, Tensor | None]:
+        """Frames (B, T_dec * r, M) predicted from the aligned encoder memory alone
+        (``model.context_heads``) and, for "mas", the path (B, T_dec, T_text); None when
+        off. ``frames`` are the targets (B, T_dec * r, M), used only by "mas"."""
+        if self.context_linear is None:
+            return None, None
+        batch, steps = frames.shape[0], weights[-1].shape[2]
+        if self.config.context_alignment == "mas":
+            means = self.context_linear(encoded.memory)  # (B, T_text, r * M)
+            groups = frames.reshape(batch, steps, -1)
+            distance = torch.cdist(means.float(), groups.float(), p=1)  # (B, T_text, T_dec)
+            alignment, feasible = monotonic_alignment(-distance, token_lengths, decoder_lengths)
+            # An item with more symbols than steps has no path: it predicts its own targets.
+            predicted = torch.where(feasible[:, None, None], alignment @ means, groups)
+            path = alignment * feasible[:, None, None]
+            return predicted.view(batch, -1, self.n_mels), path
+        # Detached: with a gradient, the attention learns to pick whichever symbol's memory
+        # encodes the wanted frame, a codebook that works as well with another text.
+        alignment = weights[-1][:, : self.config.context_heads].mean(1).detach()
+        predicted = self.context_linear(alignment @ encoded.memory)  # (B, T_dec, r * M)
+        return predicted.view(batch, -1, self.n_mels), None
