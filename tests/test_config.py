@@ -40,12 +40,19 @@ def test_yaml_deltas_and_overrides(tmp_path):
         ("train.sampling.rollout=beam", "rollout must be one of"),
         ("audio.hop_length=abc", "must be an int"),
         ("train.sampling.max_prob=2", r"\[0, 1\]"),
-        ("model.context_heads=5", "context_heads"),
+        ("model.context_heads=0", "context_heads"),
+        ("model.context_alignment=ctc", "one of"),
     ],
 )
 def test_bad_values_are_named(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, [override])
+
+
+def test_context_heads_must_exist_only_when_attention_aligns_the_context_head():
+    assert load_config(None, ["model.context_heads=5"]).model.context_alignment == "off"
+    with pytest.raises(ConfigError, match="context_heads must be <= num_heads"):
+        load_config(None, ["model.context_heads=5", "model.context_alignment=attention"])
 
 
 def test_config_is_frozen():

@@ -209,7 +209,7 @@ def test_context_head_loss_hand_computed():
     tl, ml = torch.tensor([7, 5]), torch.tensor([12, 8])
     tokens, mels = example()
     assert tiny(3)(tokens, tl, mels, ml).context_mel is None
-    model = tiny(3, context_heads=1).eval()
+    model = tiny(3, context_alignment="attention", context_heads=1).eval()
     out = model(tokens, tl, mels, ml)
     assert out.context_mel.shape == (2, 12, MELS)
     encoded = model.encode(tokens, tl)
@@ -234,7 +234,7 @@ def test_context_head_loss_hand_computed():
 def test_context_head_trains_the_encoder_not_the_attention():
     """Its gradient reaches the text side only: a trainable attention would learn to use
     the memory as a codebook chosen by the decoder, which needs no text."""
-    model = tiny(2, context_heads=2)
+    model = tiny(2, context_alignment="attention")
     tokens, mels = example()
     out = model(tokens, torch.tensor([7, 5]), mels, torch.tensor([12, 9]))
     out.context_mel.square().sum().backward()
@@ -279,7 +279,7 @@ def test_mas_context_head_recovers_a_planted_alignment():
     distance = torch.cdist(means[None], frames[None], p=1)
     alignment, _ = monotonic_alignment(-distance, torch.tensor([4]), torch.tensor([10]))
     assert alignment[0].argmax(1).tolist() == [0, 0, 0, 1, 2, 2, 2, 2, 3, 3]
-    model = tiny(2, context_heads=1, context_alignment="mas")
+    model = tiny(2, context_alignment="mas")
     tokens, mels = example()
     out = model(tokens, torch.tensor([6, 3]), mels, torch.tensor([12, 7]))
     assert out.context_mel.shape == (2, 12, MELS)
@@ -348,9 +348,9 @@ def test_sampling_schedules(schedule):
     assert values == sorted(values)
 
 
-@pytest.mark.parametrize("context_heads", [0, 1])
-def test_every_parameter_updates(context_heads):
-    model = tiny(2, context_heads=context_heads)
+@pytest.mark.parametrize("context_alignment", ["off", "attention", "mas"])
+def test_every_parameter_updates(context_alignment):
+    model = tiny(2, context_alignment=context_alignment)
     model.train()
     tokens, mels = example()
     tl, ml = torch.tensor([7, 5]), torch.tensor([12, 9])

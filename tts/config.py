@@ -120,18 +120,21 @@ class ModelConfig:
     postnet_kernel: int = 5
     postnet_dropout: float = 0.1
     reduction_factor: int = 2
-    # Text-only auxiliary mel predictor (training signal; 0 = off): the mean attention of the
-    # first ``context_heads`` heads of the last decoder layer reads the encoder memory, and
-    # one linear layer predicts each step's r frames from that alone. The decoder can
-    # predict a frame from the frames before it and ignore the text; this head cannot, so
-    # its loss makes the encoder say what each symbol sounds like.
-    context_heads: int = 0
-    # Where that head's alignment comes from: the attention above, or "mas", the monotonic
-    # path that best matches each utterance's frames to its symbols (Glow-TTS), no heads used.
-    context_alignment: Literal["attention", "mas"] = "attention"
+    # Text-only auxiliary mel predictor (a training signal; "off" by default): one linear
+    # layer predicts each decoder step's r frames from the aligned encoder memory alone. The
+    # decoder can predict a frame from the frames before it and ignore the text; this head
+    # cannot, so its loss makes the encoder say what each symbol sounds like. Its alignment:
+    # "attention", the mean of the first ``context_heads`` heads of the last decoder layer,
+    # or "mas", the monotonic path that best matches the frames to the symbols (Glow-TTS).
+    context_alignment: Literal["off", "attention", "mas"] = "off"
+    context_heads: int = 2
 
     def __post_init__(self) -> None:
-        _check(0 <= self.context_heads <= self.num_heads, "model.context_heads: 0..num_heads")
+        _check(self.context_heads >= 1, "model.context_heads must be >= 1")
+        _check(
+            self.context_alignment != "attention" or self.context_heads <= self.num_heads,
+            "model.context_heads must be <= num_heads",
+        )
         _check(self.d_model % self.num_heads == 0, "model.d_model must divide by num_heads")
         _check(self.encoder_layers >= 1 and self.decoder_layers >= 1, "need >= 1 layer each")
         _check(1 <= self.reduction_factor <= 10, "model.reduction_factor must be 1..10")
@@ -149,7 +152,7 @@ class LossConfig:
     l2_weight: float = 0.0
     stop_weight: float = 1.0
     stop_pos_weight: float = 5.0
-    context_weight: float = 1.0  # the text-only predictor of model.context_heads
+    context_weight: float = 1.0  # the text-only predictor of model.context_alignment
     # With model.context_alignment="mas": the guided heads' attention mass further than
     # about ``path_sigma`` symbols from the monotonic path, per decoder step.
     path_weight: float = 0.0

@@ -22,7 +22,7 @@ class LossTerms(NamedTuple):
     mel_after: Tensor
     stop: Tensor
     guided: Tensor
-    context: Tensor  # the text-only predictor's L1 (zero when model.context_heads is 0)
+    context: Tensor  # the text-only predictor's L1 (zero when model.context_alignment is off)
     path: Tensor  # guided heads' attention off the monotonic path (zero without a path)
 
 

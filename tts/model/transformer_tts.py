@@ -108,7 +108,7 @@ class TransformerTTS(nn.Module):
         self.mel_linear = nn.Linear(config.d_model, n_mels * r)
         self.stop_linear = nn.Linear(config.d_model, r)
         self.context_linear = (
-            nn.Linear(config.d_model, n_mels * r) if config.context_heads else None
+            nn.Linear(config.d_model, n_mels * r) if config.context_alignment != "off" else None
         )
         self.postnet = Postnet(
             n_mels,
@@ -229,7 +229,7 @@ class TransformerTTS(nn.Module):
         decoder_lengths: Tensor,
     ) -> tuple[Tensor | None, Tensor | None]:
         """Frames (B, T_dec * r, M) predicted from the aligned encoder memory alone
-        (``model.context_heads``) and, for "mas", the path (B, T_dec, T_text); None when
+        (``model.context_alignment``) and, for "mas", the path (B, T_dec, T_text); None when
         off. ``frames`` are the targets (B, T_dec * r, M), used only by "mas"."""
         if self.context_linear is None:
             return None, None
