@@ -150,7 +150,6 @@ def tts_loss(
     context = before.new_zeros(())
     if output.context_mel is not None:
         context = mel_loss(output.context_mel, targets, frame_mask, config.l1_weight, 0.0)
-    total = before + after + config.stop_weight * stop + guided_weight(config, step) * guided
     path = before.new_zeros(())
     if output.path is not None:
         path = path_attention_loss(
@@ -161,5 +160,12 @@ def tts_loss(
             config.guided_heads,
             config.guided_layers,
         )
-    total = total + config.context_weight * context + config.path_weight * path
+    total = (
+        before
+        + after
+        + config.stop_weight * stop
+        + guided_weight(config, step) * guided
+        + config.context_weight * context
+        + config.path_weight * path
+    )
     return LossTerms(total, before, after, stop, guided, context, path)

@@ -217,10 +217,10 @@ class TransformerTTS(nn.Module):
             stops,
             weights,
             decoder_lengths,
-            *self.context_mel(weights, encoded, frames, token_lengths, decoder_lengths),
+            *self.context_prediction(weights, encoded, frames, token_lengths, decoder_lengths),
         )
 
-    def context_mel(
+    def context_prediction(
         self,
         weights: list[Tensor],
         encoded: EncoderOutput,
