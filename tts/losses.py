@@ -63,6 +63,12 @@ def guided_attention_weights(
     return weights * valid
 
 
+def guided_heads_attention(attention: list[Tensor], num_heads: int, num_layers: int) -> Tensor:
+    """The first ``num_heads`` heads of the last ``num_layers`` layers of L × (B, H, T_dec,
+    T_text) attention, stacked as (B, num_layers, num_heads, T_dec, T_text)."""
+    return torch.stack([a[:, :num_heads] for a in attention[-num_layers:]], 1)
+
+
 def guided_attention_loss(
     attention: list[Tensor],
     text_lengths: Tensor,
@@ -76,7 +82,7 @@ def guided_attention_loss(
     decoder steps (after reduction) and symbols (including the end token)."""
     if num_heads == 0 or num_layers == 0:
         return attention[0].new_zeros(())
-    chosen = torch.stack([a[:, :num_heads] for a in attention[-num_layers:]], 1)
+    chosen = guided_heads_attention(attention, num_heads, num_layers)
     _, _, _, max_decoder, max_text = chosen.shape
     weights = guided_attention_weights(text_lengths, decoder_lengths, max_text, max_decoder, sigma)
     mask = (
@@ -101,7 +107,7 @@ def path_attention_loss(
     zero (no monotonic path) count as zero."""
     if num_heads == 0 or num_layers == 0:
         return attention[0].new_zeros(())
-    chosen = torch.stack([a[:, :num_heads] for a in attention[-num_layers:]], 1)
+    chosen = guided_heads_attention(attention, num_heads, num_layers)
     symbols = torch.arange(path.shape[2], device=path.device, dtype=torch.float32)
     target = (path * symbols).sum(-1, keepdim=True)  # (B, T_dec, 1)
     weights = 1.0 - torch.exp(-((symbols - target) ** 2) / (2 * sigma**2))
