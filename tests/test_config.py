@@ -49,6 +49,13 @@ def test_bad_values_are_named(override, message):
         load_config(None, [override])
 
 
+def test_duration_decoding_needs_the_monotonic_path():
+    with pytest.raises(ConfigError, match="duration_decoding needs"):
+        load_config(None, ["model.duration_decoding=true"])
+    config = load_config(None, ["model.context_alignment=mas", "model.duration_decoding=true"])
+    assert config.model.duration_decoding and config.train.loss.duration_weight == 1.0
+
+
 def test_context_heads_must_exist_only_when_attention_aligns_the_context_head():
     assert load_config(None, ["model.context_heads=5"]).model.context_alignment == "off"
     with pytest.raises(ConfigError, match="context_heads must be <= num_heads"):

@@ -10,8 +10,15 @@ import torch
 
 from tts.config import LossConfig, ModelConfig, SamplingConfig
 from tts.data import collate
-from tts.losses import guided_attention_loss, path_attention_loss, stop_targets, tts_loss
-from tts.model.alignment import monotonic_alignment
+from tts.losses import (
+    duration_loss,
+    guided_attention_loss,
+    path_attention_loss,
+    stop_targets,
+    tts_loss,
+)
+from tts.model.alignment import monotonic_alignment, path_from_durations
+from tts.model.duration import DurationPredictor
 from tts.model.generate import generate
 from tts.model.transformer_tts import TransformerTTS, decoder_inputs, pad_to_multiple
 from tts.scheduled_sampling import (
@@ -298,6 +305,92 @@ def test_path_attention_loss_hand_computed():
         assert loss.item() == pytest.approx(expected, abs=1e-6)
 
 
+def test_durations_rebuild_the_monotonic_path():
+    """Steps per symbol of a searched path give back the same path, padding included."""
+    torch.manual_seed(3)
+    text_lengths, step_lengths = torch.tensor([3, 5, 2]), torch.tensor([7, 6, 2])
+    path, _ = monotonic_alignment(torch.randn(3, 5, 7), text_lengths, step_lengths)
+    durations = path.sum(1).long()
+    assert durations.sum(1).tolist() == step_lengths.tolist()
+    torch.testing.assert_close(path_from_durations(durations, 7), path)
+    assert path_from_durations(durations, 4)[0].argmax(1).tolist() == path[0, :4].argmax(1).tolist()
+
+
+def test_duration_loss_hand_computed():
+    """Squared log error per real symbol; items without a path are ignored."""
+    path = torch.zeros(2, 4, 3)
+    path[0, [0, 1, 2, 3], [0, 0, 0, 1]] = 1  # durations 3, 1 (third symbol is padding)
+    log_durations = torch.tensor([[0.0, 1.0, 5.0], [2.0, 2.0, 2.0]])
+    loss = duration_loss(log_durations, path, torch.tensor([2, 3]))
+    expected = ((0.0 - math.log(3)) ** 2 + (1.0 - 0.0) ** 2) / 2
+    assert loss.item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_duration_predictor_rounds_to_whole_steps_and_reads_memory_detached():
+    predictor = DurationPredictor(8, 4, 3, 0.0)
+    memory = torch.randn(1, 5, 8, requires_grad=True)
+    mask = torch.tensor([[True, True, True, False, False]])
+    log_steps = predictor(memory, mask)
+    assert log_steps[0, 3:].eq(0).all()
+    log_steps.sum().backward()
+    assert memory.grad is None
+    steps = DurationPredictor.steps(torch.tensor([[math.log(2.6), -3.0, 0.0, 1.0]]), mask[:, :4])
+    assert steps.tolist() == [[3, 1, 1, 0]]
+
+
+def test_duration_decoding_adds_the_decoder_to_the_text_only_frames():
+    """With the decoder's own projection zeroed, teacher-forced frames are exactly the
+    context head's frames along the path: the text reaches the output directly."""
+    model = tiny(2, context_alignment="mas", duration_decoding=True).eval()
+    tokens, mels = example()
+    tl, ml = torch.tensor([5, 4]), torch.tensor([12, 9])
+    with torch.no_grad():
+        model.mel_linear.weight.zero_()
+        model.mel_linear.bias.zero_()
+        out = model(tokens, tl, mels, ml)
+    assert out.log_durations.shape == (2, 7) and out.path.shape == (2, 6, 7)
+    torch.testing.assert_close(out.mel_before[0], out.context_mel[0])
+    torch.testing.assert_close(out.mel_before[1, :10], out.context_mel[1, :10])
+    with pytest.raises(ValueError, match="aligned memory"):
+        encoded = model.encode(tokens, tl)
+        model.decode(mels[:, :1], encoded, model.memory_caches(encoded))
+
+
+def test_duration_decoding_generates_the_planned_length_whatever_the_stop_token():
+    """Free running takes the predicted steps per symbol; cached equals uncached decoding;
+    a stop token that always fires changes nothing."""
+    model = tiny(3, context_alignment="mas", duration_decoding=True).eval()
+    tokens, _ = example(2, 7)
+    lengths = torch.tensor([7, 4])
+    with torch.no_grad():
+        model.stop_linear.bias.fill_(50.0)
+        encoded = model.encode(tokens, lengths)
+        planned = DurationPredictor.steps(
+            model.duration_predictor(encoded.memory, encoded.mask), encoded.mask
+        ).sum(1)
+    cached = generate(model, tokens, lengths, max_steps=100)
+    uncached = generate(model, tokens, lengths, max_steps=100, use_cache=False)
+    assert cached.decoder_steps.tolist() == planned.tolist()
+    assert cached.lengths.tolist() == (planned * 3).tolist() and not cached.hit_max.any()
+    torch.testing.assert_close(cached.mel, uncached.mel, atol=1e-4, rtol=0)
+    capped = generate(model, tokens, lengths, max_steps=int(planned.min()) - 1)
+    assert capped.hit_max.all()
+
+
+def test_sequential_rollout_follows_the_path_with_duration_decoding():
+    model = tiny(2, context_alignment="mas", duration_decoding=True).eval()
+    tokens, mels = example()
+    tl, ml = torch.tensor([5, 4]), torch.tensor([12, 9])
+    frames = pad_to_multiple(mels, 2)
+    teacher_inputs = decoder_inputs(frames, 2)
+    with pytest.raises(ValueError, match="targets"):
+        rollout_inputs(model, tokens, tl, teacher_inputs, 1.0)
+    free = rollout_inputs(model, tokens, tl, teacher_inputs, 1.0, None, frames, ml)
+    with torch.no_grad():
+        again = model(tokens, tl, mels, ml, inputs=free)
+    torch.testing.assert_close(free[:, 1:], again.mel_before[:, 1::2][:, :-1], atol=1e-5, rtol=1e-4)
+
+
 def test_scheduled_sampling_extremes():
     model = tiny(2).eval()
     tokens, mels = example()
@@ -348,9 +441,17 @@ def test_sampling_schedules(schedule):
     assert values == sorted(values)
 
 
-@pytest.mark.parametrize("context_alignment", ["off", "attention", "mas"])
-def test_every_parameter_updates(context_alignment):
-    model = tiny(2, context_alignment=context_alignment)
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"context_alignment": "off"},
+        {"context_alignment": "attention"},
+        {"context_alignment": "mas"},
+        {"context_alignment": "mas", "duration_decoding": True},
+    ],
+)
+def test_every_parameter_updates(settings):
+    model = tiny(2, **settings)
     model.train()
     tokens, mels = example()
     tl, ml = torch.tensor([7, 5]), torch.tensor([12, 9])

@@ -190,6 +190,18 @@ def test_init_from_starts_fine_tuning_from_other_weights(tmp_path):
     wrong = tiny_config(other, "train.max_steps=1", f"train.init_from={start}", "model.d_model=48")
     with pytest.raises(TrainingError, match="another model"):
         train(wrong, tmp_path / "wrong")
+    # A model that only adds modules (the context head, durations) grows from the weights.
+    grown = tiny_config(
+        other,
+        "train.max_steps=1",
+        f"train.init_from={start}",
+        "model.context_alignment=mas",
+        "model.duration_decoding=true",
+        "train.seed=9",
+    )
+    grown_state = train(grown, tmp_path / "grown").model.state_dict()
+    assert "duration_predictor.output.weight" in grown_state
+    assert (grown_state[name] - pretrained[name]).abs().max() < 0.1 * far
 
 
 def test_cli_reports_a_bad_config_without_traceback(tmp_path, caplog):

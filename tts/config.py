@@ -128,9 +128,23 @@ class ModelConfig:
     # or "mas", the monotonic path that best matches the frames to the symbols (Glow-TTS).
     context_alignment: Literal["off", "attention", "mas"] = "off"
     context_heads: int = 2
+    # With context_alignment="mas": the path also drives the decoder. A duration predictor
+    # learns the path's steps per symbol; each decoder step reads its path symbol's memory
+    # and adds its output to the context head's frames for that symbol. At inference the
+    # predicted durations fix the path and the length, so nothing can skip, repeat or fail
+    # to stop, and the text reaches the output without the decoder having to read it.
+    duration_decoding: bool = False
+    duration_channels: int = 256
+    duration_kernel: int = 3
 
     def __post_init__(self) -> None:
         _check(self.context_heads >= 1, "model.context_heads must be >= 1")
+        _check(
+            not self.duration_decoding or self.context_alignment == "mas",
+            "model.duration_decoding needs model.context_alignment=mas",
+        )
+        _check(self.duration_channels >= 1, "model.duration_channels must be >= 1")
+        _check(self.duration_kernel % 2 == 1, "model.duration_kernel must be odd")
         _check(
             self.context_alignment != "attention" or self.context_heads <= self.num_heads,
             "model.context_heads must be <= num_heads",
@@ -157,6 +171,8 @@ class LossConfig:
     # about ``path_sigma`` symbols from the monotonic path, per decoder step.
     path_weight: float = 0.0
     path_sigma: float = 1.0
+    # With model.duration_decoding: squared error of the predicted log steps per symbol.
+    duration_weight: float = 1.0
     guided_weight: float = 1.0
     guided_sigma: float = 0.4
     guided_heads: int = 2

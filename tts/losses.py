@@ -24,6 +24,7 @@ class LossTerms(NamedTuple):
     guided: Tensor
     context: Tensor  # the text-only predictor's L1 (zero when model.context_alignment is off)
     path: Tensor  # guided heads' attention off the monotonic path (zero without a path)
+    duration: Tensor  # log steps per symbol against the path (zero without duration decoding)
 
 
 def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
@@ -117,6 +118,16 @@ def path_attention_loss(
     return masked_mean(off_path, mask[:, None, None])
 
 
+def duration_loss(log_durations: Tensor, path: Tensor, text_lengths: Tensor) -> Tensor:
+    """Mean squared error of the predicted log steps per symbol (B, T_text) against the
+    path's (B, T_dec, T_text) steps per symbol, over real symbols of items that have a path."""
+    steps = path.sum(1)  # (B, T_text)
+    has_path = steps.sum(1) > 0
+    mask = lengths_to_mask(text_lengths, steps.shape[1]) & has_path[:, None]
+    error = (log_durations.float() - torch.log(steps.clamp(min=1))) ** 2
+    return masked_mean(error, mask)
+
+
 def guided_weight(config: LossConfig, step: int) -> float:
     """λ(step) = λ₀ · decay^(step // every)."""
     return config.guided_weight * config.guided_decay ** (step // config.guided_decay_every)
@@ -166,6 +177,9 @@ def tts_loss(
             config.guided_heads,
             config.guided_layers,
         )
+    duration = before.new_zeros(())
+    if output.log_durations is not None and output.path is not None:
+        duration = duration_loss(output.log_durations, output.path, text_lengths)
     total = (
         before
         + after
@@ -173,5 +187,6 @@ def tts_loss(
         + guided_weight(config, step) * guided
         + config.context_weight * context
         + config.path_weight * path
+        + config.duration_weight * duration
     )
-    return LossTerms(total, before, after, stop, guided, context, path)
+    return LossTerms(total, before, after, stop, guided, context, path, duration)

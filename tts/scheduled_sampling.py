@@ -78,19 +78,34 @@ def rollout_inputs(
     teacher_inputs: Tensor,
     p: float,
     generator=None,
+    frames: Tensor | None = None,
+    mel_lengths: Tensor | None = None,
 ) -> Tensor:
     """Decoder inputs (B, T_dec, M) of a step-by-step pass in which each step reads the
-    teacher's frame with probability 1 − p, else the last frame this pass produced."""
+    teacher's frame with probability 1 − p, else the last frame this pass produced.
+    ``frames`` (B, T_dec * r, M) and ``mel_lengths`` (B,), the targets, are needed with
+    ``model.duration_decoding``, whose steps follow the targets' monotonic path."""
     encoded = model.encode(tokens, token_lengths)
     caches = model.memory_caches(encoded)
     steps = teacher_inputs.shape[1]
+    aligned = None
+    if model.duration_predictor is not None:
+        if frames is None or mel_lengths is None:
+            raise ValueError("model.duration_decoding needs the targets for the rollout")
+        r = model.reduction_factor
+        decoder_lengths = (mel_lengths + r - 1) // r
+        _, path = model.monotonic_prediction(encoded, frames, token_lengths, decoder_lengths)
+        aligned = path @ encoded.memory
     draw = torch.rand(teacher_inputs.shape[:2], generator=generator, device=tokens.device)
     sampled = (draw < p).unsqueeze(-1)
     sampled[:, 0] = False  # step 0 reads the go frame
     used = [teacher_inputs[:, :1]]
     for step in range(steps - 1):
-        frames, _, _, caches = model.decode(used[-1], encoded, caches, offset=step)
-        own = frames[:, -1:]
+        step_aligned = None if aligned is None else aligned[:, step : step + 1]
+        out, _, _, caches = model.decode(
+            used[-1], encoded, caches, offset=step, aligned=step_aligned
+        )
+        own = out[:, -1:]
         used.append(
             torch.where(
                 sampled[:, step + 1 : step + 2], own, teacher_inputs[:, step + 1 : step + 2]
@@ -118,14 +133,17 @@ def scheduled_sampling_forward(
     ``model`` may be wrapped (DistributedDataParallel), hence the explicit r.
     """
     r = reduction_factor
-    teacher_inputs = decoder_inputs(pad_to_multiple(mels, r), r)
+    frames = pad_to_multiple(mels, r)
+    teacher_inputs = decoder_inputs(frames, r)
     if p <= 0:
         inputs = drop_frames(teacher_inputs, frame_dropout, generator)
         output = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs)
         return SampledOutput(output, None, inputs)
     if rollout == "sequential":
         raw = getattr(model, "module", model)
-        mixed = rollout_inputs(raw, tokens, token_lengths, teacher_inputs, p, generator)
+        mixed = rollout_inputs(
+            raw, tokens, token_lengths, teacher_inputs, p, generator, frames, mel_lengths
+        )
         inputs = drop_frames(mixed, frame_dropout, generator)
         output = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs)
         return SampledOutput(output, None, inputs)

@@ -91,17 +91,38 @@ def build_model(config: Config) -> TransformerTTS:
     return TransformerTTS(config.model, len(config.text.symbols), config.audio.n_mels)
 
 
+# Model settings that only add modules: a run may start from weights trained without them.
+ADDED_MODULE_SETTINGS = (
+    "context_alignment",
+    "context_heads",
+    "duration_decoding",
+    "duration_channels",
+    "duration_kernel",
+)
+
+
 def init_from_checkpoint(model: TransformerTTS, config: Config, path: str) -> None:
-    """Copy another run's weights into a fresh model (pre-training → fine-tuning)."""
+    """Copy another run's weights into a fresh model (pre-training → fine-tuning). The
+    source may lack modules that :data:`ADDED_MODULE_SETTINGS` add; those start fresh."""
     state = load_checkpoint(path, map_location="cpu")
     source: Config = state["config"]
-    if source.model != config.model or source.text.symbols != config.text.symbols:
-        raise TrainingError(
-            f"train.init_from={path} was trained with another model or symbol table; "
-            "fine-tuning needs the same model and text settings"
-        )
-    model.load_state_dict(state["model"])
+    kept = {name: getattr(config.model, name) for name in ADDED_MODULE_SETTINGS}
+    mismatch = TrainingError(
+        f"train.init_from={path} was trained with another model or symbol table; "
+        "fine-tuning needs the same model and text settings"
+    )
+    if (
+        dataclasses.replace(source.model, **kept) != config.model
+        or source.text.symbols != config.text.symbols
+    ):
+        raise mismatch
+    missing, unexpected = model.load_state_dict(state["model"], strict=False)
+    if unexpected:
+        raise mismatch
     log.info("initialised weights from %s (step %d)", path, state["step"])
+    if missing:
+        fresh = sorted({key.split(".")[0] for key in missing})
+        log.info("new modules start fresh: %s", ", ".join(fresh))
 
 
 def load_stats(manifest_dir: Path, n_mels: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -44,3 +44,15 @@ def monotonic_alignment(
         move = active & (current > 0) & (advance > stay)
         current = current - move.long()
     return alignment, step_lengths >= text_lengths
+
+
+def path_from_durations(durations: Tensor, max_steps: int) -> Tensor:
+    """Steps per symbol (B, T_text), integer, zero at padding → one-hot path (B, T_dec,
+    T_text) with ``max_steps`` steps: symbol n holds the steps after those of symbols < n.
+    Steps past an item's total are all zero, as in :func:`monotonic_alignment`."""
+    ends = durations.long().cumsum(1)  # (B, T_text)
+    steps = torch.arange(max_steps, device=durations.device)
+    symbol = torch.searchsorted(ends, steps.expand(len(durations), -1).contiguous(), right=True)
+    inside = symbol < durations.shape[1]
+    path = torch.nn.functional.one_hot(symbol.clamp(max=durations.shape[1] - 1), durations.shape[1])
+    return path.to(torch.float32) * inside.unsqueeze(-1)

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from tts.model.alignment import path_from_durations
 from tts.model.transformer_tts import TransformerTTS, lengths_to_mask
 
 
@@ -51,11 +52,21 @@ def generate(
     ``monotonic=(back, forward)`` restricts cross-attention to a window around the
     previous focus (argmax of the mean over ``alignment_heads``, (layer, head)
     pairs; default all heads of the last layer), which prevents skips and repeats.
+    With ``model.duration_decoding`` the predicted durations set each step's symbol and
+    each item's number of steps instead of the stop token (``min_steps`` and
+    ``stop_threshold`` are then unused).
     """
     r = model.reduction_factor
     batch = tokens.shape[0]
     device = tokens.device
     encoded = model.encode(tokens, token_lengths)
+    planned, aligned = None, None
+    if model.duration_predictor is not None:
+        durations = model.duration_predictor.steps(
+            model.duration_predictor(encoded.memory, encoded.mask), encoded.mask
+        )
+        planned = durations.sum(1)  # (B,) steps
+        aligned = path_from_durations(durations, max_steps) @ encoded.memory  # (B, T_dec, D)
     memory = model.memory_caches(encoded)
     caches = memory
     heads = alignment_heads or [
@@ -77,13 +88,22 @@ def generate(
             biases.append(bias)
         if use_cache:
             out_frames, out_stops, out_weights, caches = model.decode(
-                inputs, encoded, caches, offset=step, memory_bias=bias
+                inputs,
+                encoded,
+                caches,
+                offset=step,
+                memory_bias=bias,
+                aligned=None if aligned is None else aligned[:, step : step + 1],
             )
         else:
             history.append(inputs)
             all_bias = torch.cat(biases, dim=2) if biases else None
             out_frames, out_stops, out_weights, _ = model.decode(
-                torch.cat(history, 1), encoded, memory, memory_bias=all_bias
+                torch.cat(history, 1),
+                encoded,
+                memory,
+                memory_bias=all_bias,
+                aligned=None if aligned is None else aligned[:, : step + 1],
             )
             out_frames, out_stops = out_frames[:, -r:], out_stops[:, -r:]
             out_weights = [w[:, :, -1:] for w in out_weights]
@@ -95,11 +115,14 @@ def generate(
             chosen = torch.stack([step_weights[:, layer, head, 0] for layer, head in heads], 1)
             focus = torch.maximum(focus, chosen.mean(1).argmax(-1))
 
-        probs = torch.sigmoid(out_stops)
-        fired = (probs >= stop_threshold) & (step >= min_steps_t).unsqueeze(1)
-        newly = fired.any(1) & ~finished
-        first = fired.float().argmax(1)
-        end_frame = torch.where(newly, step * r + first + 1, end_frame)
+        if planned is None:
+            fired = (torch.sigmoid(out_stops) >= stop_threshold) & (step >= min_steps_t)[:, None]
+            newly = fired.any(1) & ~finished
+            end = step * r + fired.float().argmax(1) + 1
+        else:
+            newly = (planned == step + 1) & ~finished
+            end = torch.full_like(end_frame, (step + 1) * r)
+        end_frame = torch.where(newly, end, end_frame)
         steps_taken = torch.where(newly, torch.full_like(steps_taken, step + 1), steps_taken)
         finished |= newly
         if bool(finished.all()):

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from tts.config import ModelConfig
 from tts.model.alignment import monotonic_alignment
+from tts.model.duration import DurationPredictor
 from tts.model.positional import ScaledPositionalEncoding
 from tts.model.postnet import Postnet
 from tts.model.prenets import DecoderPrenet, EncoderPrenet
@@ -35,6 +36,7 @@ class TTSOutput(NamedTuple):
     decoder_lengths: Tensor  # (B,) ceil(mel_lengths / r)
     context_mel: Tensor | None = None  # (B, T_dec * r, M) text-only prediction, if configured
     path: Tensor | None = None  # (B, T_dec, T_text) one-hot monotonic path ("mas" only)
+    log_durations: Tensor | None = None  # (B, T_text) predicted (model.duration_decoding)
 
 
 class EncoderOutput(NamedTuple):
@@ -110,6 +112,12 @@ class TransformerTTS(nn.Module):
         self.context_linear = (
             nn.Linear(config.d_model, n_mels * r) if config.context_alignment != "off" else None
         )
+        self.duration_predictor, self.aligned_projection = None, None
+        if config.duration_decoding:
+            self.duration_predictor = DurationPredictor(
+                config.d_model, config.duration_channels, config.duration_kernel, config.dropout
+            )
+            self.aligned_projection = nn.Linear(config.d_model, config.d_model)
         self.postnet = Postnet(
             n_mels,
             config.postnet_channels,
@@ -160,15 +168,24 @@ class TransformerTTS(nn.Module):
         caches: list[LayerCache],
         offset: int = 0,
         memory_bias: Tensor | None = None,
+        aligned: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, list[Tensor], list[LayerCache]]:
         """Run the decoder stack on new steps.
 
         inputs (B, T, M) previous frames; ``offset`` = steps already in the caches.
         ``memory_bias`` (B, 1, T, T_text) bool further restricts cross-attention
-        (the inference-time monotonic constraint). Returns frames (B, T * r, M),
-        stop logits (B, T * r), L × (B, H, T, T_text) cross weights and new caches.
+        (the inference-time monotonic constraint). ``aligned`` (B, T, D), the memory of
+        each step's path symbol, is required with ``model.duration_decoding``: the steps
+        read it and their frames add to the context head's frames for it. Returns frames
+        (B, T * r, M), stop logits (B, T * r), L × (B, H, T, T_text) cross weights and
+        new caches.
         """
-        x = self.decoder_position(self.decoder_prenet(inputs), offset)
+        x = self.decoder_prenet(inputs)
+        if self.aligned_projection is not None:
+            if aligned is None:
+                raise ValueError("model.duration_decoding needs the aligned memory of each step")
+            x = x + self.aligned_projection(aligned)
+        x = self.decoder_position(x, offset)
         steps = inputs.shape[1]
         self_mask = None
         if steps > 1:
@@ -185,6 +202,10 @@ class TransformerTTS(nn.Module):
         x = self.decoder_norm(x)
         batch = x.shape[0]
         frames = self.mel_linear(x).view(batch, steps * self.reduction_factor, self.n_mels)
+        if self.aligned_projection is not None:
+            # The decoder learns what the text-only frames miss; their own loss trains them.
+            base = self.context_linear(aligned).detach()
+            frames = frames + base.view(batch, steps * self.reduction_factor, self.n_mels)
         stops = self.stop_linear(x).view(batch, steps * self.reduction_factor)
         return frames, stops, weights, new_caches
 
@@ -207,44 +228,52 @@ class TransformerTTS(nn.Module):
         frames = pad_to_multiple(mels, r)
         if inputs is None:
             inputs = decoder_inputs(frames, r)
-        before, stops, weights, _ = self.decode(inputs, encoded, self.memory_caches(encoded))
         decoder_lengths = (mel_lengths + r - 1) // r
+        context_mel, path, aligned, log_durations = None, None, None, None
+        if self.config.context_alignment == "mas":
+            context_mel, path = self.monotonic_prediction(
+                encoded, frames, token_lengths, decoder_lengths
+            )
+        if self.duration_predictor is not None:
+            aligned = path @ encoded.memory
+            log_durations = self.duration_predictor(encoded.memory, encoded.mask)
+        before, stops, weights, _ = self.decode(
+            inputs, encoded, self.memory_caches(encoded), aligned=aligned
+        )
+        if self.config.context_alignment == "attention":
+            context_mel = self.attention_prediction(weights, encoded)
         frame_mask = lengths_to_mask(decoder_lengths * r, before.shape[1])
         after = before + self.postnet(before, frame_mask)
         return TTSOutput(
-            before,
-            after,
-            stops,
-            weights,
-            decoder_lengths,
-            *self.context_prediction(weights, encoded, frames, token_lengths, decoder_lengths),
+            before, after, stops, weights, decoder_lengths, context_mel, path, log_durations
         )
 
-    def context_prediction(
+    def monotonic_prediction(
         self,
-        weights: list[Tensor],
         encoded: EncoderOutput,
         frames: Tensor,
         token_lengths: Tensor,
         decoder_lengths: Tensor,
-    ) -> tuple[Tensor | None, Tensor | None]:
-        """Frames (B, T_dec * r, M) predicted from the aligned encoder memory alone
-        (``model.context_alignment``) and, for "mas", the path (B, T_dec, T_text); None when
-        off. ``frames`` are the targets (B, T_dec * r, M), used only by "mas"."""
-        if self.context_linear is None:
-            return None, None
-        batch, steps = frames.shape[0], weights[-1].shape[2]
-        if self.config.context_alignment == "mas":
-            means = self.context_linear(encoded.memory)  # (B, T_text, r * M)
-            groups = frames.reshape(batch, steps, -1)
-            distance = torch.cdist(means.float(), groups.float(), p=1)  # (B, T_text, T_dec)
-            alignment, feasible = monotonic_alignment(-distance, token_lengths, decoder_lengths)
-            # An item with more symbols than steps has no path: it predicts its own targets.
-            predicted = torch.where(feasible[:, None, None], alignment @ means, groups)
-            path = alignment * feasible[:, None, None]
-            return predicted.view(batch, -1, self.n_mels), path
-        # Detached: with a gradient, the attention learns to pick whichever symbol's memory
-        # encodes the wanted frame, a codebook that works as well with another text.
+    ) -> tuple[Tensor, Tensor]:
+        """``context_alignment="mas"``: the context head's frames (B, T_dec * r, M) along
+        the monotonic path (B, T_dec, T_text) that best fits the targets ``frames``
+        (B, T_dec * r, M)."""
+        batch, steps = frames.shape[0], frames.shape[1] // self.reduction_factor
+        means = self.context_linear(encoded.memory)  # (B, T_text, r * M)
+        groups = frames.reshape(batch, steps, -1)
+        distance = torch.cdist(means.float(), groups.float(), p=1)  # (B, T_text, T_dec)
+        alignment, feasible = monotonic_alignment(-distance, token_lengths, decoder_lengths)
+        # An item with more symbols than steps has no path: it predicts its own targets.
+        predicted = torch.where(feasible[:, None, None], alignment @ means, groups)
+        path = alignment * feasible[:, None, None]
+        return predicted.view(batch, -1, self.n_mels), path
+
+    def attention_prediction(self, weights: list[Tensor], encoded: EncoderOutput) -> Tensor:
+        """``context_alignment="attention"``: the context head's frames (B, T_dec * r, M) for
+        the mean of the first ``context_heads`` heads of the last layer (L × (B, H, T_dec,
+        T_text) ``weights``). Detached: with a gradient, the attention learns to pick
+        whichever symbol's memory encodes the wanted frame, a codebook that works as well
+        with another text."""
         alignment = weights[-1][:, : self.config.context_heads].mean(1).detach()
         predicted = self.context_linear(alignment @ encoded.memory)  # (B, T_dec, r * M)
-        return predicted.view(batch, -1, self.n_mels), None
+        return predicted.view(alignment.shape[0], -1, self.n_mels)
