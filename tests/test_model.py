@@ -336,6 +336,13 @@ def test_duration_predictor_rounds_to_whole_steps_and_reads_memory_detached():
     assert memory.grad is None
     steps = DurationPredictor.steps(torch.tensor([[math.log(2.6), -3.0, 0.0, 1.0]]), mask[:, :4])
     assert steps.tolist() == [[3, 1, 1, 0]]
+    # The running total is rounded: five symbols of 1.4 steps take 7 steps, not 5.
+    even = torch.full((1, 5), math.log(1.4))
+    assert DurationPredictor.steps(even, torch.ones(1, 5, dtype=torch.bool)).tolist() == [
+        [1, 2, 1, 2, 1]
+    ]
+    doubled = DurationPredictor.steps(even, torch.ones(1, 5, dtype=torch.bool), 2.0)
+    assert int(doubled.sum()) == 14
 
 
 def test_duration_decoding_adds_the_decoder_to_the_text_only_frames():
@@ -369,6 +376,8 @@ def test_duration_decoding_generates_the_planned_length_whatever_the_stop_token(
             model.duration_predictor(encoded.memory, encoded.mask), encoded.mask
         ).sum(1)
     cached = generate(model, tokens, lengths, max_steps=100)
+    slower = generate(model, tokens, lengths, max_steps=400, length_scale=2.0)
+    assert (slower.decoder_steps > planned).all() and not slower.hit_max.any()
     uncached = generate(model, tokens, lengths, max_steps=100, use_cache=False)
     assert cached.decoder_steps.tolist() == planned.tolist()
     assert cached.lengths.tolist() == (planned * 3).tolist() and not cached.hit_max.any()

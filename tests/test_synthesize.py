@@ -28,9 +28,11 @@ SENTENCES = [
 ]
 
 
-def write_checkpoint(path, reduction_factor: int = 2, seed: int = 0):
+def write_checkpoint(path, reduction_factor: int = 2, seed: int = 0, *overrides: str):
     torch.manual_seed(seed)
-    config = load_config(None, [*TINY_MODEL, f"model.reduction_factor={reduction_factor}"])
+    config = load_config(
+        None, [*TINY_MODEL, f"model.reduction_factor={reduction_factor}", *overrides]
+    )
     model = build_model(config)
     save_checkpoint(path, config, model.state_dict(), step=0)
     return path
@@ -192,6 +194,41 @@ def test_cli_reports_bad_text_without_traceback(tmp_path, checkpoint, capsys):
                 " ",
                 "--out-dir",
                 str(tmp_path),
+            ]
+        )
+
+
+def test_export_bakes_a_speaking_rate_into_a_duration_decoding_voice(tmp_path, checkpoint):
+    """``--length-scale`` is stored in the exported config and stretches the synthesis;
+    a voice without duration decoding refuses it with a clear error."""
+    source = write_checkpoint(
+        tmp_path / "durations.pt",
+        2,
+        0,
+        "model.context_alignment=mas",
+        "model.duration_decoding=true",
+    )
+    seconds = {}
+    for scale in (1.0, 3.0):
+        voice = tmp_path / f"voice_{scale}.pt"
+        cmd = ["export", "--checkpoint", str(source), "--out", str(voice)]
+        assert main([*cmd, "--length-scale", str(scale)]) == 0
+        assert torch.load(voice, weights_only=True)["config"]["model"]["length_scale"] == scale
+        syn = Synthesizer.from_checkpoint(voice, vocoder="griffin-lim:1", prenet_dropout=False)
+        result = syn("The birch canoe slid on the smooth planks.", max_len_ratio=20.0)
+        assert not result.hit_max
+        seconds[scale] = result.audio_seconds
+    assert seconds[3.0] > 2 * seconds[1.0]
+    with pytest.raises(SystemExit, match="duration_decoding"):
+        main(
+            [
+                "export",
+                "--checkpoint",
+                str(checkpoint),
+                "--out",
+                str(tmp_path / "x.pt"),
+                "--length-scale",
+                "1.2",
             ]
         )
 

@@ -136,6 +136,10 @@ class ModelConfig:
     duration_decoding: bool = False
     duration_channels: int = 256
     duration_kernel: int = 3
+    # Inference only: predicted durations are multiplied by this (> 1 speaks slower). The
+    # predictor fits log steps, whose mean undershoots the mean step count (Jensen), so a
+    # voice may store a scale above 1, as Piper voices store their length_scale.
+    length_scale: float = 1.0
 
     def __post_init__(self) -> None:
         _check(self.context_heads >= 1, "model.context_heads must be >= 1")
@@ -145,6 +149,7 @@ class ModelConfig:
         )
         _check(self.duration_channels >= 1, "model.duration_channels must be >= 1")
         _check(self.duration_kernel % 2 == 1, "model.duration_kernel must be odd")
+        _check(0 < self.length_scale <= 10, "model.length_scale must be in (0, 10]")
         _check(
             self.context_alignment != "attention" or self.context_heads <= self.num_heads,
             "model.context_heads must be <= num_heads",

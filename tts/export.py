@@ -2,29 +2,40 @@
 
 Drops optimiser/scheduler/RNG state and, with ``--fp16``, stores floating-point weights
 in half precision (the loader casts them back to float32). The config, symbol table,
-git sha and step stay, so the file alone is enough to synthesise.
+git sha and step stay, so the file alone is enough to synthesise. ``--length-scale``
+bakes a speaking rate into the file (``model.length_scale``, duration decoding only).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import torch
 
 from tts.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tts.config import ConfigError
 
 
-def export_checkpoint(source: str | Path, target: str | Path, fp16: bool = True) -> Path:
+def export_checkpoint(
+    source: str | Path, target: str | Path, fp16: bool = True, length_scale: float | None = None
+) -> Path:
     """Write the inference-only copy of ``source`` to ``target``; returns ``target``."""
     state = load_checkpoint(source)
+    config = state["config"]
+    if length_scale is not None:
+        if not config.model.duration_decoding:
+            raise ConfigError("--length-scale needs a model trained with model.duration_decoding")
+        model = dataclasses.replace(config.model, length_scale=length_scale)
+        config = dataclasses.replace(config, model=model)
     weights = {
         name: value.half() if fp16 and value.is_floating_point() else value
         for name, value in state["model"].items()
     }
     save_checkpoint(
         target,
-        state["config"],
+        config,
         weights,
         step=state["step"],
         exported_from=str(source),
@@ -39,12 +50,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, required=True, help="training checkpoint")
     parser.add_argument("--out", type=Path, required=True, help="inference file to write")
     parser.add_argument("--fp32", action="store_true", help="keep float32 weights")
+    parser.add_argument(
+        "--length-scale",
+        type=float,
+        default=None,
+        help="store this model.length_scale (duration decoding: > 1 speaks slower)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        path = export_checkpoint(args.checkpoint, args.out, fp16=not args.fp32)
-    except CheckpointError as exc:
+        path = export_checkpoint(
+            args.checkpoint, args.out, fp16=not args.fp32, length_scale=args.length_scale
+        )
+    except (CheckpointError, ConfigError) as exc:
         raise SystemExit(f"error: {exc}") from exc
     size = path.stat().st_size / 2**20
     params = sum(v.numel() for v in torch.load(path, weights_only=True)["model"].values())

@@ -91,22 +91,24 @@ def build_model(config: Config) -> TransformerTTS:
     return TransformerTTS(config.model, len(config.text.symbols), config.audio.n_mels)
 
 
-# Model settings that only add modules: a run may start from weights trained without them.
-ADDED_MODULE_SETTINGS = (
+# Model settings a run may change when it starts from another run's weights: they only add
+# modules, or act only at inference.
+WEIGHT_COMPATIBLE_SETTINGS = (
     "context_alignment",
     "context_heads",
     "duration_decoding",
     "duration_channels",
     "duration_kernel",
+    "length_scale",
 )
 
 
 def init_from_checkpoint(model: TransformerTTS, config: Config, path: str) -> None:
     """Copy another run's weights into a fresh model (pre-training → fine-tuning). The
-    source may lack modules that :data:`ADDED_MODULE_SETTINGS` add; those start fresh."""
+    model may differ in :data:`WEIGHT_COMPATIBLE_SETTINGS`; modules they add start fresh."""
     state = load_checkpoint(path, map_location="cpu")
     source: Config = state["config"]
-    kept = {name: getattr(config.model, name) for name in ADDED_MODULE_SETTINGS}
+    kept = {name: getattr(config.model, name) for name in WEIGHT_COMPATIBLE_SETTINGS}
     mismatch = TrainingError(
         f"train.init_from={path} was trained with another model or symbol table; "
         "fine-tuning needs the same model and text settings"

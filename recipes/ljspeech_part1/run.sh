@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The default voice: flite pre-training (CPU) -> the same pre-training at scale (GPU) ->
-# ljspeech_part1 fine-tuning (CPU) -> synthesis -> evaluation -> export into tts/pretrained/.
+# The default voice, on the 2-core CPU alone: flite pre-training with the context head and
+# path loss -> ljspeech_part1 fine-tuning with them -> duration decoding on ljspeech_part1 ->
+# synthesis -> evaluation -> export into tts/pretrained/.
 # Runs unattended and resumes where it stopped (every training stage uses --resume):
 #     nohup bash recipes/ljspeech_part1/run.sh > exp/ljspeech_part1.log 2>&1 &
 #     bash recipes/ljspeech_part1/run.sh --stage 6        # only evaluate
-# Measured: stage 2 takes 48 min on the 2-core CPU; stage 3 about 4 min on one H200 (13 steps/s)
-# and about 6 h on the 2-core CPU (about 7 s/step); stage 4 about 61 min on the CPU.
+# Measured on the 2-core CPU: stage 2 about 28 min (1.1 s/step), stage 3 about 55 min,
+# stage 4 about 25 min. The earlier voice's stages (conf/pretrain_flite.yaml,
+# conf/pretrain_flite_long.yaml on a GPU, conf/small.yaml) are kept for the README's tables.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=1; stop_stage=100
@@ -18,24 +20,24 @@ while [ $# -gt 0 ]; do
 done
 shared=../shared
 conf=recipes/ljspeech_part1/conf
-pretrain=exp/flite_pretrain
-pretrain_long=exp/flite_pretrain_long
-exp=exp/ljspeech_part1_small
+pretrain=exp/flite_path
+finetune=exp/ljspeech_part1_path
+exp=exp/ljspeech_part1_durations
 voice=tts/pretrained/ljspeech_part1_small.pt
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 if run_stage 1; then echo "stage 1: prepare features (both corpora, resampled to 22050 Hz)"
-    tts prepare "$shared/data/flite_slt_lj" --out data/flite_slt_lj --config "$conf/pretrain_flite.yaml" --workers 2
-    tts prepare "$shared/data/ljspeech_part1" --out data/ljspeech_part1 --config "$conf/small.yaml" --workers 2
+    tts prepare "$shared/data/flite_slt_lj" --out data/flite_slt_lj --config "$conf/flite_path.yaml" --workers 2
+    tts prepare "$shared/data/ljspeech_part1" --out data/ljspeech_part1 --config "$conf/lj_path.yaml" --workers 2
 fi
-if run_stage 2; then echo "stage 2: pre-train on flite_slt_lj (synthetic voice; alignment + letter-to-sound)"
-    tts train --config "$conf/pretrain_flite.yaml" --out "$pretrain" --resume
+if run_stage 2; then echo "stage 2: pre-train on flite_slt_lj (synthetic voice) with the context head and path loss"
+    tts train --config "$conf/flite_path.yaml" --out "$pretrain" --resume
 fi
-if run_stage 3; then echo "stage 3: pre-train at scale on flite_slt_lj (24000-frame batches; use a GPU if there is one)"
-    tts train --config "$conf/pretrain_flite_long.yaml" --out "$pretrain_long" --resume
+if run_stage 3; then echo "stage 3: fine-tune on ljspeech_part1 (init from $pretrain)"
+    tts train --config "$conf/lj_path.yaml" --out "$finetune" --resume
 fi
-if run_stage 4; then echo "stage 4: fine-tune on ljspeech_part1 (init from $pretrain_long/best.pt)"
-    tts train --config "$conf/small.yaml" --out "$exp" --resume
+if run_stage 4; then echo "stage 4: duration decoding on ljspeech_part1 (init from $finetune)"
+    tts train --config "$conf/lj_durations.yaml" --out "$exp" --resume
 fi
 if run_stage 5; then echo "stage 5: synthesize Harvard sentences with alignment plots"
     tts synthesize --checkpoint "$exp/best.pt" --text-file "$shared/eval/harvard_dev.txt" \

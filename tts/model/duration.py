@@ -33,7 +33,10 @@ class DurationPredictor(nn.Module):
         return self.output(x).squeeze(-1) * mask
 
     @staticmethod
-    def steps(log_steps: Tensor, mask: Tensor) -> Tensor:
-        """Predicted log steps (B, T_text) → whole steps, at least one per real symbol (the
-        monotonic path gives every symbol one), zero at padding."""
-        return torch.round(torch.exp(log_steps)).clamp(min=1).long() * mask
+    def steps(log_steps: Tensor, mask: Tensor, scale: float = 1.0) -> Tensor:
+        """Predicted log steps (B, T_text), times ``scale`` → whole steps, at least one per
+        real symbol (the monotonic path gives every symbol one), zero at padding. The running
+        total is rounded, not each symbol, so rounding does not shorten an utterance."""
+        ends = torch.round(torch.cumsum(torch.exp(log_steps) * scale * mask, dim=1))
+        steps = torch.diff(ends, dim=1, prepend=torch.zeros_like(ends[:, :1]))
+        return steps.clamp(min=1).long() * mask

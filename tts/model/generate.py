@@ -46,6 +46,7 @@ def generate(
     use_cache: bool = True,
     monotonic: tuple[int, int] | None = None,
     alignment_heads: list[tuple[int, int]] | None = None,
+    length_scale: float | None = None,
 ) -> GenerateOutput:
     """Decode until every item's stop probability reaches ``stop_threshold``.
 
@@ -54,7 +55,8 @@ def generate(
     pairs; default all heads of the last layer), which prevents skips and repeats.
     With ``model.duration_decoding`` the predicted durations set each step's symbol and
     each item's number of steps instead of the stop token (``min_steps`` and
-    ``stop_threshold`` are then unused).
+    ``stop_threshold`` are then unused) and ``length_scale`` (default
+    ``model.length_scale``) stretches them.
     """
     r = model.reduction_factor
     batch = tokens.shape[0]
@@ -63,7 +65,9 @@ def generate(
     planned, aligned = None, None
     if model.duration_predictor is not None:
         durations = model.duration_predictor.steps(
-            model.duration_predictor(encoded.memory, encoded.mask), encoded.mask
+            model.duration_predictor(encoded.memory, encoded.mask),
+            encoded.mask,
+            model.config.length_scale if length_scale is None else length_scale,
         )
         planned = durations.sum(1)  # (B,) steps
         aligned = path_from_durations(durations, max_steps) @ encoded.memory  # (B, T_dec, D)
