@@ -384,6 +384,11 @@ def test_duration_decoding_generates_the_planned_length_whatever_the_stop_token(
     torch.testing.assert_close(cached.mel, uncached.mel, atol=1e-4, rtol=0)
     capped = generate(model, tokens, lengths, max_steps=int(planned.min()) - 1)
     assert capped.hit_max.all()
+    dictated = torch.tensor([[1, 2, 3, 1, 1, 1, 1], [4, 4, 1, 2, 0, 0, 0]])
+    told = generate(model, tokens, lengths, max_steps=100, durations=dictated)
+    assert told.decoder_steps.tolist() == [10, 11]
+    with pytest.raises(ValueError, match="duration_decoding"):
+        generate(tiny(3), tokens, lengths, max_steps=5, durations=dictated)
 
 
 def test_sequential_rollout_follows_the_path_with_duration_decoding():

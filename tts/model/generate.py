@@ -47,6 +47,7 @@ def generate(
     monotonic: tuple[int, int] | None = None,
     alignment_heads: list[tuple[int, int]] | None = None,
     length_scale: float | None = None,
+    durations: Tensor | None = None,
 ) -> GenerateOutput:
     """Decode until every item's stop probability reaches ``stop_threshold``.
 
@@ -56,19 +57,24 @@ def generate(
     With ``model.duration_decoding`` the predicted durations set each step's symbol and
     each item's number of steps instead of the stop token (``min_steps`` and
     ``stop_threshold`` are then unused) and ``length_scale`` (default
-    ``model.length_scale``) stretches them.
+    ``model.length_scale``) stretches them. ``durations`` (B, T_text), whole steps per
+    symbol, replaces the prediction (e.g. a recording's, to hear the model without its
+    duration errors).
     """
     r = model.reduction_factor
     batch = tokens.shape[0]
     device = tokens.device
     encoded = model.encode(tokens, token_lengths)
     planned, aligned = None, None
+    if model.duration_predictor is None and durations is not None:
+        raise ValueError("durations need a model trained with model.duration_decoding")
     if model.duration_predictor is not None:
-        durations = model.duration_predictor.steps(
-            model.duration_predictor(encoded.memory, encoded.mask),
-            encoded.mask,
-            model.config.length_scale if length_scale is None else length_scale,
-        )
+        if durations is None:
+            durations = model.duration_predictor.steps(
+                model.duration_predictor(encoded.memory, encoded.mask),
+                encoded.mask,
+                model.config.length_scale if length_scale is None else length_scale,
+            )
         planned = durations.sum(1)  # (B,) steps
         aligned = path_from_durations(durations, max_steps) @ encoded.memory  # (B, T_dec, D)
     memory = model.memory_caches(encoded)
