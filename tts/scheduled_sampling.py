@@ -95,13 +95,13 @@ def rollout_inputs(
         r = model.reduction_factor
         decoder_lengths = (mel_lengths + r - 1) // r
         _, path = model.monotonic_prediction(encoded, frames, token_lengths, decoder_lengths)
-        aligned = path @ encoded.memory
+        aligned, _ = model.align_text(encoded, path)
     draw = torch.rand(teacher_inputs.shape[:2], generator=generator, device=tokens.device)
     sampled = (draw < p).unsqueeze(-1)
     sampled[:, 0] = False  # step 0 reads the go frame
     used = [teacher_inputs[:, :1]]
     for step in range(steps - 1):
-        step_aligned = None if aligned is None else aligned[:, step : step + 1]
+        step_aligned = None if aligned is None else aligned.steps(step, step + 1)
         out, _, _, caches = model.decode(
             used[-1], encoded, caches, offset=step, aligned=step_aligned
         )

@@ -76,7 +76,7 @@ def generate(
                 model.config.length_scale if length_scale is None else length_scale,
             )
         planned = durations.sum(1)  # (B,) steps
-        aligned = path_from_durations(durations, max_steps) @ encoded.memory  # (B, T_dec, D)
+        aligned, _ = model.align_text(encoded, path_from_durations(durations, max_steps))
     memory = model.memory_caches(encoded)
     caches = memory
     heads = alignment_heads or [
@@ -103,7 +103,7 @@ def generate(
                 caches,
                 offset=step,
                 memory_bias=bias,
-                aligned=None if aligned is None else aligned[:, step : step + 1],
+                aligned=None if aligned is None else aligned.steps(step, step + 1),
             )
         else:
             history.append(inputs)
@@ -113,7 +113,7 @@ def generate(
                 encoded,
                 memory,
                 memory_bias=all_bias,
-                aligned=None if aligned is None else aligned[:, : step + 1],
+                aligned=None if aligned is None else aligned.steps(0, step + 1),
             )
             out_frames, out_stops = out_frames[:, -r:], out_stops[:, -r:]
             out_weights = [w[:, :, -1:] for w in out_weights]

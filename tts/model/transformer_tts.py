@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from tts.config import ModelConfig
 from tts.model.alignment import monotonic_alignment
+from tts.model.context_refiner import ContextRefiner
 from tts.model.duration import DurationPredictor
 from tts.model.positional import ScaledPositionalEncoding
 from tts.model.postnet import Postnet
@@ -37,6 +38,18 @@ class TTSOutput(NamedTuple):
     context_mel: Tensor | None = None  # (B, T_dec * r, M) text-only prediction, if configured
     path: Tensor | None = None  # (B, T_dec, T_text) one-hot monotonic path ("mas" only)
     log_durations: Tensor | None = None  # (B, T_text) predicted (model.duration_decoding)
+    refined_mel: Tensor | None = None  # (B, T_dec * r, M) model.context_refiner_layers > 0
+
+
+class AlignedText(NamedTuple):
+    """The text along a path, which duration-decoding steps read."""
+
+    memory: Tensor  # (B, T_dec, D) memory of each step's path symbol
+    frames: Tensor  # (B, T_dec, r * M) text-only frames of each step, detached
+
+    def steps(self, start: int, end: int) -> AlignedText:
+        """Decoder steps [start, end)."""
+        return AlignedText(self.memory[:, start:end], self.frames[:, start:end])
 
 
 class EncoderOutput(NamedTuple):
@@ -112,12 +125,21 @@ class TransformerTTS(nn.Module):
         self.context_linear = (
             nn.Linear(config.d_model, n_mels * r) if config.context_alignment != "off" else None
         )
-        self.duration_predictor, self.aligned_projection = None, None
+        self.duration_predictor, self.aligned_projection, self.context_refiner = None, None, None
         if config.duration_decoding:
             self.duration_predictor = DurationPredictor(
                 config.d_model, config.duration_channels, config.duration_kernel, config.dropout
             )
             self.aligned_projection = nn.Linear(config.d_model, config.d_model)
+        if config.context_refiner_layers:
+            self.context_refiner = ContextRefiner(
+                config.d_model,
+                config.context_refiner_channels,
+                config.context_refiner_kernel,
+                config.context_refiner_layers,
+                config.dropout,
+                n_mels * r,
+            )
         self.postnet = Postnet(
             n_mels,
             config.postnet_channels,
@@ -168,15 +190,15 @@ class TransformerTTS(nn.Module):
         caches: list[LayerCache],
         offset: int = 0,
         memory_bias: Tensor | None = None,
-        aligned: Tensor | None = None,
+        aligned: AlignedText | None = None,
     ) -> tuple[Tensor, Tensor, list[Tensor], list[LayerCache]]:
         """Run the decoder stack on new steps.
 
         inputs (B, T, M) previous frames; ``offset`` = steps already in the caches.
         ``memory_bias`` (B, 1, T, T_text) bool further restricts cross-attention
-        (the inference-time monotonic constraint). ``aligned`` (B, T, D), the memory of
-        each step's path symbol, is required with ``model.duration_decoding``: the steps
-        read it and their frames add to the context head's frames for it. Returns frames
+        (the inference-time monotonic constraint). ``aligned`` (:meth:`align_text` for
+        these T steps) is required with ``model.duration_decoding``: the steps read their
+        path symbol's memory and their frames add to the text-only frames. Returns frames
         (B, T * r, M), stop logits (B, T * r), L × (B, H, T, T_text) cross weights and
         new caches.
         """
@@ -184,7 +206,7 @@ class TransformerTTS(nn.Module):
         if self.aligned_projection is not None:
             if aligned is None:
                 raise ValueError("model.duration_decoding needs the aligned memory of each step")
-            x = x + self.aligned_projection(aligned)
+            x = x + self.aligned_projection(aligned.memory)
         x = self.decoder_position(x, offset)
         steps = inputs.shape[1]
         self_mask = None
@@ -202,10 +224,9 @@ class TransformerTTS(nn.Module):
         x = self.decoder_norm(x)
         batch = x.shape[0]
         frames = self.mel_linear(x).view(batch, steps * self.reduction_factor, self.n_mels)
-        if self.aligned_projection is not None:
+        if aligned is not None:
             # The decoder learns what the text-only frames miss; their own loss trains them.
-            base = self.context_linear(aligned).detach()
-            frames = frames + base.view(batch, steps * self.reduction_factor, self.n_mels)
+            frames = frames + aligned.frames.reshape(batch, -1, self.n_mels)
         stops = self.stop_linear(x).view(batch, steps * self.reduction_factor)
         return frames, stops, weights, new_caches
 
@@ -229,13 +250,13 @@ class TransformerTTS(nn.Module):
         if inputs is None:
             inputs = decoder_inputs(frames, r)
         decoder_lengths = (mel_lengths + r - 1) // r
-        context_mel, path, aligned, log_durations = None, None, None, None
+        context_mel, path, aligned, log_durations, refined = None, None, None, None, None
         if self.config.context_alignment == "mas":
             context_mel, path = self.monotonic_prediction(
                 encoded, frames, token_lengths, decoder_lengths
             )
         if self.duration_predictor is not None:
-            aligned = path @ encoded.memory
+            aligned, refined = self.align_text(encoded, path)
             log_durations = self.duration_predictor(encoded.memory, encoded.mask)
         before, stops, weights, _ = self.decode(
             inputs, encoded, self.memory_caches(encoded), aligned=aligned
@@ -245,8 +266,29 @@ class TransformerTTS(nn.Module):
         frame_mask = lengths_to_mask(decoder_lengths * r, before.shape[1])
         after = before + self.postnet(before, frame_mask)
         return TTSOutput(
-            before, after, stops, weights, decoder_lengths, context_mel, path, log_durations
+            before,
+            after,
+            stops,
+            weights,
+            decoder_lengths,
+            context_mel,
+            path,
+            log_durations,
+            refined,
         )
+
+    def align_text(self, encoded: EncoderOutput, path: Tensor) -> tuple[AlignedText, Tensor | None]:
+        """The text along ``path`` (B, T_dec, T_text) for duration decoding, and the
+        refined frames (B, T_dec * r, M) with their gradient (None without a refiner). The
+        refiner adds to the context head's frames, detached, so it cannot change them and
+        the path they choose."""
+        memory = path @ encoded.memory  # (B, T_dec, D)
+        frames = self.context_linear(memory)  # (B, T_dec, r * M)
+        refined = None
+        if self.context_refiner is not None:
+            frames = frames.detach() + self.context_refiner(memory, path)
+            refined = frames.view(frames.shape[0], -1, self.n_mels)
+        return AlignedText(memory, frames.detach()), refined
 
     def monotonic_prediction(
         self,
