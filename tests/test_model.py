@@ -392,6 +392,19 @@ def test_duration_decoding_generates_the_planned_length_whatever_the_stop_token(
         generate(tiny(3), tokens, lengths, max_steps=5, durations=dictated)
 
 
+def test_monotonic_window_follows_the_path_with_duration_decoding():
+    """A zero-width window puts all cross-attention on each step's path symbol."""
+    model = tiny(2, context_alignment="mas", duration_decoding=True).eval()
+    tokens, _ = example(2, 7)
+    lengths = torch.tensor([7, 4])
+    durations = torch.tensor([[1, 2, 3, 1, 1, 1, 1], [4, 4, 1, 2, 0, 0, 0]])
+    out = generate(model, tokens, lengths, 100, monotonic=(0, 0), durations=durations)
+    for item, steps in enumerate(out.decoder_steps.tolist()):
+        symbols = path_from_durations(durations, steps)[item].argmax(-1)
+        on_path = out.alignment[item, :, :, torch.arange(steps), symbols]  # (L, H, steps)
+        torch.testing.assert_close(on_path, torch.ones_like(on_path))
+
+
 def test_position_in_symbol_hand_computed():
     """Durations 2, 1, 3 and a padded step: places (i + 0.5) / n and log n per step."""
     path = path_from_durations(torch.tensor([[2, 1, 3]]), 7)

@@ -54,6 +54,7 @@ def generate(
     ``monotonic=(back, forward)`` restricts cross-attention to a window around the
     previous focus (argmax of the mean over ``alignment_heads``, (layer, head)
     pairs; default all heads of the last layer), which prevents skips and repeats.
+    With duration decoding the window is around each step's path symbol instead.
     With ``model.duration_decoding`` the predicted durations set each step's symbol and
     each item's number of steps instead of the stop token (``min_steps`` and
     ``stop_threshold`` are then unused) and ``length_scale`` (default
@@ -65,7 +66,7 @@ def generate(
     batch = tokens.shape[0]
     device = tokens.device
     encoded = model.encode(tokens, token_lengths)
-    planned, aligned = None, None
+    planned, aligned, path_symbols = None, None, None
     if model.duration_predictor is None and durations is not None:
         raise ValueError("durations need a model trained with model.duration_decoding")
     if model.duration_predictor is not None:
@@ -76,7 +77,9 @@ def generate(
                 model.config.length_scale if length_scale is None else length_scale,
             )
         planned = durations.sum(1)  # (B,) steps
-        aligned, _ = model.align_text(encoded, path_from_durations(durations, max_steps))
+        path = path_from_durations(durations, max_steps)
+        aligned, _ = model.align_text(encoded, path)
+        path_symbols = path.argmax(-1)  # (B, T_dec)
     memory = model.memory_caches(encoded)
     caches = memory
     heads = alignment_heads or [
@@ -93,6 +96,8 @@ def generate(
 
     for step in range(max_steps):
         bias = None
+        if path_symbols is not None:
+            focus = path_symbols[:, step]
         if monotonic is not None:
             bias = monotonic_window(focus, tokens.shape[1], *monotonic)
             biases.append(bias)
@@ -121,7 +126,7 @@ def generate(
         stop_logits.append(out_stops)
         step_weights = torch.stack(out_weights, dim=1)  # (B, L, H, 1, T_text)
         weights.append(step_weights)
-        if monotonic is not None:
+        if monotonic is not None and path_symbols is None:
             chosen = torch.stack([step_weights[:, layer, head, 0] for layer, head in heads], 1)
             focus = torch.maximum(focus, chosen.mean(1).argmax(-1))
 
