@@ -42,7 +42,6 @@ def test_yaml_deltas_and_overrides(tmp_path):
         ("train.sampling.max_prob=2", r"\[0, 1\]"),
         ("model.context_heads=0", "context_heads"),
         ("model.length_scale=0", "length_scale"),
-        ("model.context_refiner_layers=2", "context_refiner_layers needs"),
         ("model.context_alignment=ctc", "one of"),
     ],
 )

@@ -18,7 +18,6 @@ from tts.losses import (
     tts_loss,
 )
 from tts.model.alignment import monotonic_alignment, path_from_durations
-from tts.model.context_refiner import position_in_symbol
 from tts.model.duration import DurationPredictor
 from tts.model.generate import generate
 from tts.model.transformer_tts import TransformerTTS, decoder_inputs, pad_to_multiple
@@ -405,81 +404,6 @@ def test_monotonic_window_follows_the_path_with_duration_decoding():
         torch.testing.assert_close(on_path, torch.ones_like(on_path))
 
 
-def test_position_in_symbol_hand_computed():
-    """Durations 2, 1, 3 and a padded step: places (i + 0.5) / n and log n per step."""
-    path = path_from_durations(torch.tensor([[2, 1, 3]]), 7)
-    features = position_in_symbol(path)[0]
-    fractions = [0.25, 0.75, 0.5, 1 / 6, 0.5, 5 / 6, 0.0]
-    logs = [math.log(2)] * 2 + [0.0] + [math.log(3)] * 3 + [0.0]
-    torch.testing.assert_close(features, torch.tensor([fractions, logs]).T)
-
-
-def refined_model(r: int = 2) -> TransformerTTS:
-    """A tiny duration-decoding model whose refiner is active (its output starts at zero)."""
-    model = tiny(r, context_alignment="mas", duration_decoding=True, context_refiner_layers=2)
-    with torch.no_grad():
-        torch.nn.init.normal_(model.context_refiner.output.weight, std=0.1)
-    return model.eval()
-
-
-def test_context_refiner_starts_as_a_no_op_and_becomes_the_decoders_base():
-    tokens, mels = example()
-    tl, ml = torch.tensor([5, 4]), torch.tensor([12, 9])
-    fresh = tiny(2, context_alignment="mas", duration_decoding=True, context_refiner_layers=2)
-    start = fresh.eval()(tokens, tl, mels, ml)
-    torch.testing.assert_close(start.refined_mel[0], start.context_mel[0])
-    torch.testing.assert_close(start.refined_mel[1, :10], start.context_mel[1, :10])
-    model = refined_model()
-    with torch.no_grad():
-        model.mel_linear.weight.zero_()
-        model.mel_linear.bias.zero_()
-    out = model(tokens, tl, mels, ml)
-    assert (out.refined_mel - out.context_mel).abs().max() > 1e-3
-    torch.testing.assert_close(out.mel_before[0], out.refined_mel[0])
-    torch.testing.assert_close(out.mel_before[1, :10], out.refined_mel[1, :10])
-    terms = tts_loss(out, mels, ml, tl, LossConfig(refiner_weight=0.0))
-    doubled = tts_loss(out, mels, ml, tl, LossConfig(refiner_weight=2.0))
-    error = (out.refined_mel[0] - mels[0]).abs().sum() + (
-        out.refined_mel[1, :9] - mels[1, :9]
-    ).abs().sum()
-    assert terms.refined.item() == pytest.approx(error.item() / (21 * MELS), rel=1e-5)
-    assert (doubled.total - terms.total).item() == pytest.approx(2 * terms.refined.item(), rel=1e-4)
-    # Its loss trains the refiner and the encoder, never the context head (and so the path).
-    out.refined_mel.sum().backward()
-    assert model.context_linear.weight.grad is None
-    assert model.context_refiner.input.weight.grad.abs().sum() > 0
-    assert model.encoder_prenet.embedding.weight.grad.abs().sum() > 0
-
-
-def test_context_refiner_reads_neighbouring_symbols():
-    """The linear head's frames for a step depend on its symbol alone; the refiner's also
-    on the symbols around it."""
-    model = refined_model(1)
-    path = path_from_durations(torch.tensor([[2, 2, 2]]), 6)
-    encoded = model.encode(torch.randint(2, VOCAB, (1, 3)), torch.tensor([3]))
-    memory = encoded.memory.detach().requires_grad_(True)
-    encoded = encoded._replace(memory=memory)
-    aligned, refined = model.align_text(encoded, path)
-    (grad,) = torch.autograd.grad(refined[0, 0].sum(), memory)
-    assert grad[0, 1].abs().sum() > 0  # step 0 (symbol 0) hears symbol 1
-    (grad,) = torch.autograd.grad(model.context_linear(memory)[0, 0].sum(), memory)
-    assert grad[0, 1].abs().sum() == 0
-
-
-def test_generation_uses_the_refiner_and_caching_changes_nothing():
-    model = refined_model(3)
-    tokens, _ = example(2, 7)
-    lengths = torch.tensor([7, 4])
-    cached = generate(model, tokens, lengths, max_steps=100)
-    uncached = generate(model, tokens, lengths, max_steps=100, use_cache=False)
-    torch.testing.assert_close(cached.mel, uncached.mel, atol=1e-4, rtol=0)
-    with torch.no_grad():
-        model.context_refiner.output.weight.zero_()
-    plain = generate(model, tokens, lengths, max_steps=100)
-    assert plain.lengths.tolist() == cached.lengths.tolist()
-    assert (plain.mel - cached.mel).abs().max() > 1e-3
-
-
 def test_sequential_rollout_follows_the_path_with_duration_decoding():
     model = tiny(2, context_alignment="mas", duration_decoding=True).eval()
     tokens, mels = example()
@@ -551,7 +475,6 @@ def test_sampling_schedules(schedule):
         {"context_alignment": "attention"},
         {"context_alignment": "mas"},
         {"context_alignment": "mas", "duration_decoding": True},
-        {"context_alignment": "mas", "duration_decoding": True, "context_refiner_layers": 2},
     ],
 )
 def test_every_parameter_updates(settings):

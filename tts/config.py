@@ -136,13 +136,6 @@ class ModelConfig:
     duration_decoding: bool = False
     duration_channels: int = 256
     duration_kernel: int = 3
-    # With duration_decoding: convolutions over the decoder steps of the path-aligned memory
-    # (0 = none) add to the context head's frames what one linear map per symbol cannot say:
-    # how a symbol changes over its steps and into its neighbours. They see each step's place
-    # in its symbol and the symbol's length; their sum is the text-only base of the decoder.
-    context_refiner_layers: int = 0
-    context_refiner_channels: int = 256
-    context_refiner_kernel: int = 5
     # Inference only: predicted durations are multiplied by this (> 1 speaks slower). The
     # predictor fits log steps, whose mean undershoots the mean step count (Jensen), so a
     # voice may store a scale above 1, as Piper voices store their length_scale.
@@ -156,13 +149,6 @@ class ModelConfig:
         )
         _check(self.duration_channels >= 1, "model.duration_channels must be >= 1")
         _check(self.duration_kernel % 2 == 1, "model.duration_kernel must be odd")
-        _check(self.context_refiner_layers >= 0, "model.context_refiner_layers must be >= 0")
-        _check(
-            self.context_refiner_layers == 0 or self.duration_decoding,
-            "model.context_refiner_layers needs model.duration_decoding",
-        )
-        _check(self.context_refiner_channels >= 1, "model.context_refiner_channels must be >= 1")
-        _check(self.context_refiner_kernel % 2 == 1, "model.context_refiner_kernel must be odd")
         _check(0 < self.length_scale <= 10, "model.length_scale must be in (0, 10]")
         _check(
             self.context_alignment != "attention" or self.context_heads <= self.num_heads,
@@ -192,8 +178,6 @@ class LossConfig:
     path_sigma: float = 1.0
     # With model.duration_decoding: squared error of the predicted log steps per symbol.
     duration_weight: float = 1.0
-    # With model.context_refiner_layers: L1 of the refined text-only frames.
-    refiner_weight: float = 1.0
     guided_weight: float = 1.0
     guided_sigma: float = 0.4
     guided_heads: int = 2

@@ -25,7 +25,6 @@ class LossTerms(NamedTuple):
     context: Tensor  # the text-only predictor's L1 (zero when model.context_alignment is off)
     path: Tensor  # guided heads' attention off the monotonic path (zero without a path)
     duration: Tensor  # log steps per symbol against the path (zero without duration decoding)
-    refined: Tensor  # the context refiner's L1 (zero without model.context_refiner_layers)
 
 
 def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
@@ -181,9 +180,6 @@ def tts_loss(
     duration = before.new_zeros(())
     if output.log_durations is not None and output.path is not None:
         duration = duration_loss(output.log_durations, output.path, text_lengths)
-    refined = before.new_zeros(())
-    if output.refined_mel is not None:
-        refined = mel_loss(output.refined_mel, targets, frame_mask, config.l1_weight, 0.0)
     total = (
         before
         + after
@@ -192,6 +188,5 @@ def tts_loss(
         + config.context_weight * context
         + config.path_weight * path
         + config.duration_weight * duration
-        + config.refiner_weight * refined
     )
-    return LossTerms(total, before, after, stop, guided, context, path, duration, refined)
+    return LossTerms(total, before, after, stop, guided, context, path, duration)

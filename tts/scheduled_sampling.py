@@ -95,7 +95,7 @@ def rollout_inputs(
         r = model.reduction_factor
         decoder_lengths = (mel_lengths + r - 1) // r
         _, path = model.monotonic_prediction(encoded, frames, token_lengths, decoder_lengths)
-        aligned, _ = model.align_text(encoded, path)
+        aligned = model.align_text(encoded, path)
     draw = torch.rand(teacher_inputs.shape[:2], generator=generator, device=tokens.device)
     sampled = (draw < p).unsqueeze(-1)
     sampled[:, 0] = False  # step 0 reads the go frame

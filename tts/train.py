@@ -99,9 +99,6 @@ WEIGHT_COMPATIBLE_SETTINGS = (
     "duration_decoding",
     "duration_channels",
     "duration_kernel",
-    "context_refiner_layers",
-    "context_refiner_channels",
-    "context_refiner_kernel",
     "length_scale",
 )
 

@@ -78,7 +78,7 @@ def generate(
             )
         planned = durations.sum(1)  # (B,) steps
         path = path_from_durations(durations, max_steps)
-        aligned, _ = model.align_text(encoded, path)
+        aligned = model.align_text(encoded, path)
         path_symbols = path.argmax(-1)  # (B, T_dec)
     memory = model.memory_caches(encoded)
     caches = memory

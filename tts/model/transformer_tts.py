@@ -21,7 +21,6 @@ from torch import Tensor, nn
 
 from tts.config import ModelConfig
 from tts.model.alignment import monotonic_alignment
-from tts.model.context_refiner import ContextRefiner
 from tts.model.duration import DurationPredictor
 from tts.model.positional import ScaledPositionalEncoding
 from tts.model.postnet import Postnet
@@ -38,7 +37,6 @@ class TTSOutput(NamedTuple):
     context_mel: Tensor | None = None  # (B, T_dec * r, M) text-only prediction, if configured
     path: Tensor | None = None  # (B, T_dec, T_text) one-hot monotonic path ("mas" only)
     log_durations: Tensor | None = None  # (B, T_text) predicted (model.duration_decoding)
-    refined_mel: Tensor | None = None  # (B, T_dec * r, M) model.context_refiner_layers > 0
 
 
 class AlignedText(NamedTuple):
@@ -125,21 +123,12 @@ class TransformerTTS(nn.Module):
         self.context_linear = (
             nn.Linear(config.d_model, n_mels * r) if config.context_alignment != "off" else None
         )
-        self.duration_predictor, self.aligned_projection, self.context_refiner = None, None, None
+        self.duration_predictor, self.aligned_projection = None, None
         if config.duration_decoding:
             self.duration_predictor = DurationPredictor(
                 config.d_model, config.duration_channels, config.duration_kernel, config.dropout
             )
             self.aligned_projection = nn.Linear(config.d_model, config.d_model)
-        if config.context_refiner_layers:
-            self.context_refiner = ContextRefiner(
-                config.d_model,
-                config.context_refiner_channels,
-                config.context_refiner_kernel,
-                config.context_refiner_layers,
-                config.dropout,
-                n_mels * r,
-            )
         self.postnet = Postnet(
             n_mels,
             config.postnet_channels,
@@ -250,13 +239,13 @@ class TransformerTTS(nn.Module):
         if inputs is None:
             inputs = decoder_inputs(frames, r)
         decoder_lengths = (mel_lengths + r - 1) // r
-        context_mel, path, aligned, log_durations, refined = None, None, None, None, None
+        context_mel, path, aligned, log_durations = None, None, None, None
         if self.config.context_alignment == "mas":
             context_mel, path = self.monotonic_prediction(
                 encoded, frames, token_lengths, decoder_lengths
             )
         if self.duration_predictor is not None:
-            aligned, refined = self.align_text(encoded, path)
+            aligned = self.align_text(encoded, path)
             log_durations = self.duration_predictor(encoded.memory, encoded.mask)
         before, stops, weights, _ = self.decode(
             inputs, encoded, self.memory_caches(encoded), aligned=aligned
@@ -266,29 +255,14 @@ class TransformerTTS(nn.Module):
         frame_mask = lengths_to_mask(decoder_lengths * r, before.shape[1])
         after = before + self.postnet(before, frame_mask)
         return TTSOutput(
-            before,
-            after,
-            stops,
-            weights,
-            decoder_lengths,
-            context_mel,
-            path,
-            log_durations,
-            refined,
+            before, after, stops, weights, decoder_lengths, context_mel, path, log_durations
         )
 
-    def align_text(self, encoded: EncoderOutput, path: Tensor) -> tuple[AlignedText, Tensor | None]:
-        """The text along ``path`` (B, T_dec, T_text) for duration decoding, and the
-        refined frames (B, T_dec * r, M) with their gradient (None without a refiner). The
-        refiner adds to the context head's frames, detached, so it cannot change them and
-        the path they choose."""
+    def align_text(self, encoded: EncoderOutput, path: Tensor) -> AlignedText:
+        """The text along ``path`` (B, T_dec, T_text) for duration decoding: each step's
+        symbol memory and the context head's frames for it (detached)."""
         memory = path @ encoded.memory  # (B, T_dec, D)
-        frames = self.context_linear(memory)  # (B, T_dec, r * M)
-        refined = None
-        if self.context_refiner is not None:
-            frames = frames.detach() + self.context_refiner(memory, path)
-            refined = frames.view(frames.shape[0], -1, self.n_mels)
-        return AlignedText(memory, frames.detach()), refined
+        return AlignedText(memory, self.context_linear(memory).detach())
 
     def monotonic_prediction(
         self,
