@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The default voice, on the 2-core CPU alone: flite pre-training with the context head and
 # path loss -> ljspeech_part1 fine-tuning with them -> duration decoding on ljspeech_part1 ->
-# sequential scheduled sampling -> synthesis -> evaluation -> export into tts/pretrained/.
+# sequential scheduled sampling -> free-running training -> synthesis -> evaluation -> export
+# into tts/pretrained/.
 # Runs unattended and resumes where it stopped (every training stage uses --resume):
 #     nohup bash recipes/ljspeech_part1/run.sh > exp/ljspeech_part1.log 2>&1 &
-#     bash recipes/ljspeech_part1/run.sh --stage 7        # only evaluate
+#     bash recipes/ljspeech_part1/run.sh --stage 8        # only evaluate
 # Measured on the 2-core CPU: stage 2 about 28 min (1.1 s/step), stage 3 about 55 min,
-# stage 4 about 29 min, stage 5 about 15 min. The earlier voice's stages (conf/pretrain_flite.yaml,
-# conf/pretrain_flite_long.yaml on a GPU, conf/small.yaml) are kept for the README's tables.
+# stage 4 about 29 min, stage 5 about 15 min, stage 6 about 12 min. The earlier voice's stages
+# (conf/pretrain_flite.yaml, conf/pretrain_flite_long.yaml on a GPU, conf/small.yaml) are kept
+# for the README's tables.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=1; stop_stage=100
@@ -23,8 +25,9 @@ conf=recipes/ljspeech_part1/conf
 pretrain=exp/flite_path
 finetune=exp/ljspeech_part1_path
 durations=exp/ljspeech_part1_durations
-exp=exp/ljspeech_part1_durations_seq
-voice_from=$exp/checkpoint_00000400.pt
+sequential=exp/ljspeech_part1_durations_seq
+exp=exp/ljspeech_part1_durations_free
+voice_from=$exp/checkpoint_00000200.pt
 voice=tts/pretrained/ljspeech_part1_small.pt
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
@@ -42,18 +45,21 @@ if run_stage 4; then echo "stage 4: duration decoding on ljspeech_part1 (init fr
     tts train --config "$conf/lj_durations.yaml" --out "$durations" --resume
 fi
 if run_stage 5; then echo "stage 5: sequential scheduled sampling (init from $durations)"
-    tts train --config "$conf/lj_durations_seq.yaml" --out "$exp" --resume
+    tts train --config "$conf/lj_durations_seq.yaml" --out "$sequential" --resume
 fi
-if run_stage 6; then echo "stage 6: synthesize Harvard sentences with alignment plots"
+if run_stage 6; then echo "stage 6: free-running training, every step reads its own frame (init from $sequential)"
+    tts train --config "$conf/lj_durations_free.yaml" --out "$exp" --resume
+fi
+if run_stage 7; then echo "stage 7: synthesize Harvard sentences with alignment plots"
     tts synthesize --checkpoint "$voice_from" --text-file "$shared/eval/harvard_dev.txt" \
         --out-dir "$exp/synth_harvard" --plot --seed 0
 fi
-if run_stage 7; then echo "stage 7: evaluate (intelligibility, robustness with and without the constraint)"
+if run_stage 8; then echo "stage 8: evaluate (intelligibility, robustness with and without the constraint)"
     tts eval --checkpoint "$voice_from" --sentences "$shared/eval/harvard_dev.txt" \
         --out-dir "$exp/eval_harvard" --references data/ljspeech_part1/test.jsonl
     tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard"
     tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard_monotonic" --monotonic
 fi
-if run_stage 8; then echo "stage 8: export the fp16 default voice into the package"
+if run_stage 9; then echo "stage 9: export the fp16 default voice into the package"
     tts export --checkpoint "$voice_from" --out "$voice"
 fi
