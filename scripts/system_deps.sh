@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages some tests use, when possible; never fail the build.
+# (flite also makes the recipe's synthetic pre-training corpus: `tts flite-corpus`.)
 set -u
 want=()
 command -v espeak-ng >/dev/null 2>&1 || want+=(espeak-ng)
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
+command -v flite >/dev/null 2>&1 || want+=(flite)
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "note: not root or no apt-get; tests needing ${want[*]} will skip" >&2

@@ -13,6 +13,7 @@ import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("data_prep.prepare", "dataset folder -> manifests + cached log-mel features"),
+    "flite-corpus": ("data_prep.flite", "LJ transcripts -> synthetic corpus spoken by flite"),
     "train": ("tts.train", "train the Transformer TTS acoustic model"),
     "synthesize": ("tts.synthesize", "text -> wav files (+ alignment plots, JSON summary)"),
     "export": ("tts.export", "training checkpoint -> small (fp16) inference file"),
