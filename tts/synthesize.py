@@ -51,7 +51,8 @@ class SynthesisOptions:
     """Per-call decoding settings.
 
     Lengths are in output frames per input symbol: LJSpeech averages about 6, so the
-    defaults allow a generous 0.5 … 15 before a sentence counts as "hit the maximum".
+    defaults allow a generous 0.5 … 15 before a sentence counts as "hit the maximum", and
+    never less than ``min_frames`` (about 1.2 s, so that "Hi." said slowly is not cut).
     ``monotonic`` restricts cross-attention to ``monotonic_window`` = (back, forward)
     symbols around the previous focus. ``seed`` makes prenet dropout reproducible.
     """
@@ -59,7 +60,7 @@ class SynthesisOptions:
     stop_threshold: float = 0.5
     min_len_ratio: float = 0.5
     max_len_ratio: float = 15.0
-    min_frames: int = 40
+    min_frames: int = 100
     monotonic: bool = False
     monotonic_window: tuple[int, int] = (1, 3)
     seed: int | None = None

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The default voice, on the 2-core CPU alone: flite pre-training with the context head and
 # path loss -> ljspeech_part1 fine-tuning with them -> duration decoding on ljspeech_part1 ->
-# sequential scheduled sampling -> free-running training -> synthesis -> evaluation -> export
-# into tts/pretrained/.
+# sequential scheduled sampling -> free-running training -> 5000 more sentences spoken by flite
+# -> back to ljspeech_part1 -> synthesis -> evaluation -> export into tts/pretrained/.
+# Needs Debian's flite for stage 1 (`apt-get install -y flite`; `make test` installs it).
 # Runs unattended and resumes where it stopped (every training stage uses --resume):
 #     nohup bash recipes/ljspeech_part1/run.sh > exp/ljspeech_part1.log 2>&1 &
-#     bash recipes/ljspeech_part1/run.sh --stage 8        # only evaluate
+#     bash recipes/ljspeech_part1/run.sh --stage 10       # only evaluate
 # Measured on the 2-core CPU: stage 2 about 28 min (1.1 s/step), stage 3 about 55 min,
-# stage 4 about 29 min, stage 5 about 15 min, stage 6 about 12 min. The earlier voice's stages
-# (conf/pretrain_flite.yaml, conf/pretrain_flite_long.yaml on a GPU, conf/small.yaml) are kept
-# for the README's tables.
+# stage 4 about 29 min, stage 5 about 15 min, stage 6 about 12 min, stage 7 about 21 min,
+# stage 8 about 18 min; stage 1 about 12 min (flite: 9 min for 5000 sentences). The earlier
+# voices' stages (conf/pretrain_flite.yaml, conf/pretrain_flite_long.yaml on a GPU,
+# conf/small.yaml) are kept for the README's tables.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=1; stop_stage=100
@@ -26,14 +28,19 @@ pretrain=exp/flite_path
 finetune=exp/ljspeech_part1_path
 durations=exp/ljspeech_part1_durations
 sequential=exp/ljspeech_part1_durations_seq
-exp=exp/ljspeech_part1_durations_free
-voice_from=$exp/checkpoint_00000200.pt
+free=exp/ljspeech_part1_durations_free
+flite_text=exp/flite_ext_durations
+exp=exp/ljspeech_part1_back
+voice_from=$exp/checkpoint_00000500.pt
 voice=tts/pretrained/ljspeech_part1_small.pt
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
-if run_stage 1; then echo "stage 1: prepare features (both corpora, resampled to 22050 Hz)"
+if run_stage 1; then echo "stage 1: prepare features (ljspeech_part1, flite_slt_lj and 5000 new flite sentences; 22050 Hz)"
     tts prepare "$shared/data/flite_slt_lj" --out data/flite_slt_lj --config "$conf/flite_path.yaml" --workers 2
     tts prepare "$shared/data/ljspeech_part1" --out data/ljspeech_part1 --config "$conf/lj_path.yaml" --workers 2
+    tts flite-corpus "$shared/data/ljspeech_transcripts.psv" --out data/flite_ext_corpus --count 5000 \
+        --exclude "$shared/data/ljspeech_part1" --workers 2
+    tts prepare data/flite_ext_corpus --out data/flite_ext --config "$conf/flite_ext_durations.yaml" --workers 2
 fi
 if run_stage 2; then echo "stage 2: pre-train on flite_slt_lj (synthetic voice) with the context head and path loss"
     tts train --config "$conf/flite_path.yaml" --out "$pretrain" --resume
@@ -48,18 +55,24 @@ if run_stage 5; then echo "stage 5: sequential scheduled sampling (init from $du
     tts train --config "$conf/lj_durations_seq.yaml" --out "$sequential" --resume
 fi
 if run_stage 6; then echo "stage 6: free-running training, every step reads its own frame (init from $sequential)"
-    tts train --config "$conf/lj_durations_free.yaml" --out "$exp" --resume
+    tts train --config "$conf/lj_durations_free.yaml" --out "$free" --resume
 fi
-if run_stage 7; then echo "stage 7: synthesize Harvard sentences with alignment plots"
+if run_stage 7; then echo "stage 7: duration decoding on 5000 flite sentences, for the text (init from $free)"
+    tts train --config "$conf/flite_ext_durations.yaml" --out "$flite_text" --resume
+fi
+if run_stage 8; then echo "stage 8: back to ljspeech_part1, teacher-forced then free running (init from $flite_text)"
+    tts train --config "$conf/lj_durations_back.yaml" --out "$exp" --resume
+fi
+if run_stage 9; then echo "stage 9: synthesize Harvard sentences with alignment plots"
     tts synthesize --checkpoint "$voice_from" --text-file "$shared/eval/harvard_dev.txt" \
         --out-dir "$exp/synth_harvard" --plot --seed 0
 fi
-if run_stage 8; then echo "stage 8: evaluate (intelligibility, robustness with and without the constraint)"
+if run_stage 10; then echo "stage 10: evaluate (intelligibility, robustness with and without the constraint)"
     tts eval --checkpoint "$voice_from" --sentences "$shared/eval/harvard_dev.txt" \
         --out-dir "$exp/eval_harvard" --references data/ljspeech_part1/test.jsonl
     tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard"
     tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard_monotonic" --monotonic
 fi
-if run_stage 9; then echo "stage 9: export the fp16 default voice into the package"
+if run_stage 11; then echo "stage 11: export the fp16 default voice into the package"
     tts export --checkpoint "$voice_from" --out "$voice"
 fi
