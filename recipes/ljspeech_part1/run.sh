@@ -8,8 +8,8 @@
 #     nohup bash recipes/ljspeech_part1/run.sh > exp/ljspeech_part1.log 2>&1 &
 #     bash recipes/ljspeech_part1/run.sh --stage 10       # only evaluate
 # Measured on the 2-core CPU: stage 2 about 28 min (1.1 s/step), stage 3 about 55 min,
-# stage 4 about 29 min, stage 5 about 15 min, stage 6 about 12 min, stage 7 about 21 min,
-# stage 8 about 18 min; stage 1 about 12 min (flite: 9 min for 5000 sentences). The earlier
+# stage 4 about 29 min, stage 5 about 15 min, stage 6 about 12 min, stage 7 about 27 min,
+# stage 8 about 27 min; stage 1 about 12 min (flite: 9 min for 5000 sentences). The earlier
 # voices' stages (conf/pretrain_flite.yaml, conf/pretrain_flite_long.yaml on a GPU,
 # conf/small.yaml) are kept for the README's tables.
 set -euo pipefail
