@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from data_prep.corpora import CorpusError
+from data_prep.corpora import CorpusError, read_corpus
 
 FLITE_INSTALL_HINT = "install it with `apt-get install -y flite` (Debian/Ubuntu)"
 
@@ -48,18 +48,6 @@ def read_transcripts(path: Path) -> list[tuple[str, str]]:
             raise CorpusError(f"{path}:{number}: expected 'id|text', got {line!r}")
         rows.append((parts[0].strip(), parts[1].strip()))
     return rows
-
-
-def excluded_ids(corpora: Sequence[Path]) -> set[str]:
-    """Ids listed in the ``metadata.csv`` of each corpus folder (e.g. the real recordings
-    whose held-out text must not leak into pre-training)."""
-    ids: set[str] = set()
-    for corpus in corpora:
-        metadata = corpus / "metadata.csv"
-        if not metadata.is_file():
-            raise CorpusError(f"no metadata.csv in {corpus}")
-        ids.update(row[0] for row in read_transcripts(metadata))
-    return ids
 
 
 def choose(
@@ -106,7 +94,9 @@ def make_corpus(
     binary = shutil.which(flite)
     if binary is None:
         raise FliteError(f"{flite!r} not found on PATH; {FLITE_INSTALL_HINT}")
-    rows = choose(read_transcripts(transcripts), count, excluded_ids(exclude), seed)
+    # The real recordings' ids: their held-out text must not leak into pre-training.
+    excluded = {utterance.id for corpus in exclude for utterance in read_corpus(corpus)}
+    rows = choose(read_transcripts(transcripts), count, excluded, seed)
     wavs = out_dir / "wavs"
     wavs.mkdir(parents=True, exist_ok=True)
     todo = [(utt_id, text) for utt_id, text in rows if not (wavs / f"{utt_id}.wav").is_file()]
@@ -133,7 +123,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[],
         metavar="CORPUS_DIR",
-        help="leave out the ids in these corpora's metadata.csv",
+        help="leave out the ids of these corpora (LJSpeech or ARCTIC layout)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--voice", default="slt", help="flite voice (default: slt)")
