@@ -204,6 +204,26 @@ def test_init_from_starts_fine_tuning_from_other_weights(tmp_path):
     assert (grown_state[name] - pretrained[name]).abs().max() < 0.1 * far
 
 
+def test_freeze_keeps_the_named_modules_and_trains_the_rest(tmp_path):
+    data = make_prepared(tmp_path / "data")
+    train(tiny_config(data, "train.max_steps=2"), tmp_path / "pretrain")
+    start = checkpoints_in(tmp_path / "pretrain")[-1]
+    before = load_checkpoint(start)["model"]
+    frozen = ("encoder_prenet", "encoder_layers")
+    config = tiny_config(
+        data, "train.max_steps=3", f"train.init_from={start}", f"train.freeze=[{','.join(frozen)}]"
+    )
+    after = train(config, tmp_path / "tuned").model.state_dict()
+    for name, weight in after.items():
+        if name.startswith("mel_"):
+            continue  # feature statistics, not weights
+        same = torch.equal(weight, before[name])
+        assert same == name.startswith(frozen), name
+    wrong = tiny_config(data, "train.max_steps=1", "train.freeze=[encoder]")
+    with pytest.raises(TrainingError, match="no module encoder"):
+        train(wrong, tmp_path / "wrong")
+
+
 def test_cli_reports_a_bad_config_without_traceback(tmp_path, caplog):
     from tts.cli import main
 

@@ -225,6 +225,10 @@ class TrainConfig:
     # Fine-tuning: a checkpoint whose model weights start a fresh run (optimiser, step and
     # feature statistics are new). Ignored when resuming a run that has checkpoints.
     init_from: str | None = None
+    # Fine-tuning: top-level modules of the model whose weights stay as they are, e.g.
+    # ``[encoder_prenet, encoder_layers, encoder_norm]`` keeps what a large corpus taught the
+    # encoder about spelling while a small one brings in its speaker.
+    freeze: tuple[str, ...] = ()
     max_steps: int = 20000
     batch_frames: int = 6000
     max_batch_size: int = 64

@@ -127,6 +127,27 @@ def init_from_checkpoint(model: TransformerTTS, config: Config, path: str) -> No
         log.info("new modules start fresh: %s", ", ".join(fresh))
 
 
+def freeze_modules(model: TransformerTTS, names: tuple[str, ...]) -> None:
+    """Stop the gradient into the named top-level modules (``train.freeze``)."""
+    modules = dict(model.named_children())
+    unknown = [name for name in names if modules.get(name) is None]
+    if unknown:
+        raise TrainingError(
+            f"train.freeze: this model has no module {', '.join(unknown)}; "
+            f"it has {', '.join(sorted(modules))}"
+        )
+    for name in names:
+        modules[name].requires_grad_(False)
+
+
+def set_training(model: TransformerTTS, frozen: tuple[str, ...]) -> None:
+    """Training mode, except that frozen modules run as at inference: their batch-norm
+    statistics stay as trained too, and their dropout is off."""
+    model.train()
+    for name in frozen:
+        getattr(model, name).eval()
+
+
 def load_stats(manifest_dir: Path, n_mels: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-bin mean/std written by ``tts prepare``."""
     stats = json.loads((manifest_dir / "stats.json").read_text())
@@ -239,7 +260,7 @@ def validate(raw: TransformerTTS, loader: DataLoader, config: Config, step: int,
         for name, value in terms._asdict().items():
             totals[name] = totals.get(name, 0.0) + float(value)
         count += 1
-    raw.train()
+    set_training(raw, config.train.freeze)
     means = {name: value / max(count, 1) for name, value in totals.items()}
     return means if gain is None else {**means, "text_gain": gain}
 
@@ -286,7 +307,7 @@ def free_running(raw: TransformerTTS, dataset: TTSDataset, config: Config, devic
                 "hit_max": bool(out.hit_max[0]),
             }
         )
-    raw.train()
+    set_training(raw, config.train.freeze)
     return results
 
 
@@ -403,9 +424,10 @@ def train(
     if config.train.init_from and not (resume and latest):
         init_from_checkpoint(raw, config, config.train.init_from)
     raw.set_mel_stats(*load_stats(manifest_dir, config.audio.n_mels))
+    freeze_modules(raw, config.train.freeze)
     model = DistributedDataParallel(raw) if world_size > 1 else raw
     optimizer = torch.optim.Adam(
-        raw.parameters(),
+        [p for p in raw.parameters() if p.requires_grad],
         lr=config.train.learning_rate,
         betas=config.train.adam_betas,
         weight_decay=config.train.weight_decay,
@@ -437,7 +459,7 @@ def train(
         total=config.train.max_steps, initial=progress.step, disable=not is_main, desc="train"
     )
     accum = config.train.grad_accum
-    raw.train()
+    set_training(raw, config.train.freeze)
     while progress.step < config.train.max_steps:
         sampler.set_epoch(progress.epoch)
         batches = list(sampler)
