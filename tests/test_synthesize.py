@@ -233,6 +233,21 @@ def test_export_bakes_a_speaking_rate_into_a_duration_decoding_voice(tmp_path, c
         )
 
 
+def test_export_averages_several_checkpoints_weight_by_weight(tmp_path):
+    first = write_checkpoint(tmp_path / "a.pt", 2, 0)
+    second = write_checkpoint(tmp_path / "b.pt", 2, 1)
+    averaged = tmp_path / "avg.pt"
+    cmd = ["export", "--fp32", "--out", str(averaged), "--checkpoint", str(first), str(second)]
+    assert main(cmd) == 0
+    weights = [torch.load(p, weights_only=True)["model"] for p in (first, second, averaged)]
+    name = "decoder_layers.0.self_attention.query.weight"
+    assert not torch.equal(weights[0][name], weights[1][name])
+    torch.testing.assert_close(weights[2][name], (weights[0][name] + weights[1][name]) / 2)
+    other = write_checkpoint(tmp_path / "c.pt", 3, 0)
+    with pytest.raises(SystemExit, match="same model"):
+        main(["export", "--out", str(tmp_path / "x.pt"), "--checkpoint", str(first), str(other)])
+
+
 def test_export_fp16_and_plot_alignment_cli(tmp_path, checkpoint):
     exported = tmp_path / "voice.pt"
     assert main(["export", "--checkpoint", str(checkpoint), "--out", str(exported)]) == 0

@@ -4,6 +4,9 @@ Drops optimiser/scheduler/RNG state and, with ``--fp16``, stores floating-point 
 in half precision (the loader casts them back to float32). The config, symbol table,
 git sha and step stay, so the file alone is enough to synthesise. ``--length-scale``
 bakes a speaking rate into the file (``model.length_scale``, duration decoding only).
+Several ``--checkpoint`` files of one run are averaged weight by weight (as ESPnet averages
+its last checkpoints): the mean of nearby points of a noisy run usually generalises better
+than any one of them.
 """
 
 from __future__ import annotations
@@ -18,11 +21,37 @@ from tts.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tts.config import ConfigError
 
 
+def average_weights(states: list[dict]) -> dict[str, torch.Tensor]:
+    """Weight-by-weight mean of checkpoints of the same model; integer buffers come from the
+    last one."""
+    first = states[0]
+    for state in states[1:]:
+        if (
+            state["config"].model != first["config"].model
+            or state["config"].text != first["config"].text
+            or state["model"].keys() != first["model"].keys()
+        ):
+            raise CheckpointError("checkpoints to average must come from the same model and text")
+    return {
+        name: torch.stack([s["model"][name].float() for s in states]).mean(0).to(value.dtype)
+        if value.is_floating_point()
+        else value
+        for name, value in states[-1]["model"].items()
+    }
+
+
 def export_checkpoint(
-    source: str | Path, target: str | Path, fp16: bool = True, length_scale: float | None = None
+    source: str | Path | list[str | Path],
+    target: str | Path,
+    fp16: bool = True,
+    length_scale: float | None = None,
 ) -> Path:
-    """Write the inference-only copy of ``source`` to ``target``; returns ``target``."""
-    state = load_checkpoint(source)
+    """Write the inference-only copy of ``source`` (or the average of a list of
+    checkpoints, whose last one gives the config and step) to ``target``; returns
+    ``target``."""
+    sources = source if isinstance(source, list) else [source]
+    states = [load_checkpoint(path) for path in sources]
+    state = states[-1]
     config = state["config"]
     if length_scale is not None:
         if not config.model.duration_decoding:
@@ -31,14 +60,14 @@ def export_checkpoint(
         config = dataclasses.replace(config, model=model)
     weights = {
         name: value.half() if fp16 and value.is_floating_point() else value
-        for name, value in state["model"].items()
+        for name, value in average_weights(states).items()
     }
     save_checkpoint(
         target,
         config,
         weights,
         step=state["step"],
-        exported_from=str(source),
+        exported_from=", ".join(str(path) for path in sources),
         source_git_sha=state.get("git_sha"),
         weights_dtype="float16" if fp16 else "float32",
         best_val=(state.get("progress") or {}).get("best_val"),
@@ -47,7 +76,13 @@ def export_checkpoint(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", type=Path, required=True, help="training checkpoint")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="training checkpoint; several of one run are averaged",
+    )
     parser.add_argument("--out", type=Path, required=True, help="inference file to write")
     parser.add_argument("--fp32", action="store_true", help="keep float32 weights")
     parser.add_argument(
