@@ -2,14 +2,15 @@
 # The default voice, on the 2-core CPU alone: flite pre-training with the context head and
 # path loss -> ljspeech_part1 fine-tuning with them -> duration decoding on ljspeech_part1 ->
 # sequential scheduled sampling -> free-running training -> 5000 more sentences spoken by flite
-# -> back to ljspeech_part1 -> synthesis -> evaluation -> export into tts/pretrained/.
+# -> back to ljspeech_part1 with that encoder frozen -> synthesis -> evaluation -> export into
+# tts/pretrained/.
 # Needs Debian's flite for stage 1 (`apt-get install -y flite`; `make test` installs it).
 # Runs unattended and resumes where it stopped (every training stage uses --resume):
 #     nohup bash recipes/ljspeech_part1/run.sh > exp/ljspeech_part1.log 2>&1 &
 #     bash recipes/ljspeech_part1/run.sh --stage 10       # only evaluate
 # Measured on the 2-core CPU: stage 2 about 28 min (1.1 s/step), stage 3 about 55 min,
-# stage 4 about 29 min, stage 5 about 15 min, stage 6 about 12 min, stage 7 about 27 min,
-# stage 8 about 27 min; stage 1 about 12 min (flite: 9 min for 5000 sentences). The earlier
+# stage 4 about 29 min, stage 5 about 15 min, stage 6 about 12 min, stage 7 about 70 min,
+# stage 8 about 15 min; stage 1 about 12 min (flite: 9 min for 5000 sentences). The earlier
 # voices' stages (conf/pretrain_flite.yaml, conf/pretrain_flite_long.yaml on a GPU,
 # conf/small.yaml) are kept for the README's tables.
 set -euo pipefail
@@ -60,7 +61,7 @@ fi
 if run_stage 7; then echo "stage 7: duration decoding on 5000 flite sentences, for the text (init from $free)"
     tts train --config "$conf/flite_ext_durations.yaml" --out "$flite_text" --resume
 fi
-if run_stage 8; then echo "stage 8: back to ljspeech_part1, teacher-forced then free running (init from $flite_text)"
+if run_stage 8; then echo "stage 8: back to ljspeech_part1, encoder frozen, teacher-forced then free running (init from $flite_text)"
     tts train --config "$conf/lj_durations_back.yaml" --out "$exp" --resume
 fi
 if run_stage 9; then echo "stage 9: synthesize Harvard sentences with alignment plots"
