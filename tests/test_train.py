@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -16,7 +17,8 @@ from conftest import REPO, TINY_MODEL, make_prepared
 
 from tts.checkpoint import checkpoints_in, load_checkpoint
 from tts.config import load_config
-from tts.train import TrainingError, train
+from tts.text.symbols import DEFAULT_CHARACTERS
+from tts.train import TrainingError, build_model, init_from_checkpoint, train
 
 
 def tiny_config(data_dir, *extra):
@@ -202,6 +204,37 @@ def test_init_from_starts_fine_tuning_from_other_weights(tmp_path):
     grown_state = train(grown, tmp_path / "grown").model.state_dict()
     assert "duration_predictor.output.weight" in grown_state
     assert (grown_state[name] - pretrained[name]).abs().max() < 0.1 * far
+
+
+def test_init_new_symbols_keeps_the_embeddings_of_shared_symbols(tmp_path):
+    data = make_prepared(tmp_path / "data")
+    train(tiny_config(data, "train.max_steps=2"), tmp_path / "pretrain")
+    start = checkpoints_in(tmp_path / "pretrain")[-1]
+    source = load_checkpoint(start)["model"]
+    # Same letters at other indices, one letter dropped and one new symbol, as from
+    # characters to phonemes.
+    symbols = DEFAULT_CHARACTERS[:2] + tuple(reversed(DEFAULT_CHARACTERS[2:-1])) + ("ʃ",)
+    base = tiny_config(data, f"train.init_from={start}")
+    config = dataclasses.replace(base, text=dataclasses.replace(base.text, symbols=symbols))
+    with pytest.raises(TrainingError, match="init_new_symbols"):
+        init_from_checkpoint(build_model(config), config, start)
+    config = dataclasses.replace(
+        config, train=dataclasses.replace(config.train, init_new_symbols=True)
+    )
+    model = build_model(config)
+    fresh = model.state_dict()["encoder_prenet.embedding.weight"].clone()
+    init_from_checkpoint(model, config, start)
+    weights = model.state_dict()
+    old = source["encoder_prenet.embedding.weight"]
+    embedding = weights["encoder_prenet.embedding.weight"]
+    assert embedding.shape == (len(symbols), old.shape[1])
+    for index, symbol in enumerate(symbols):
+        if symbol in DEFAULT_CHARACTERS:
+            torch.testing.assert_close(embedding[index], old[DEFAULT_CHARACTERS.index(symbol)])
+        else:
+            torch.testing.assert_close(embedding[index], fresh[index])
+    name = "decoder_layers.0.self_attention.query.weight"
+    torch.testing.assert_close(weights[name], source[name])
 
 
 def test_freeze_keeps_the_named_modules_and_trains_the_rest(tmp_path):

@@ -229,6 +229,9 @@ class TrainConfig:
     # ``[encoder_prenet, encoder_layers, encoder_norm]`` keeps what a large corpus taught the
     # encoder about spelling while a small one brings in its speaker.
     freeze: tuple[str, ...] = ()
+    # Fine-tuning into another symbol table (characters → phonemes): the symbols both tables
+    # share keep their embeddings, the others start fresh. Off, another table is an error.
+    init_new_symbols: bool = False
     max_steps: int = 20000
     batch_frames: int = 6000
     max_batch_size: int = 64

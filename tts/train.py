@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -105,26 +106,52 @@ WEIGHT_COMPATIBLE_SETTINGS = (
 
 def init_from_checkpoint(model: TransformerTTS, config: Config, path: str) -> None:
     """Copy another run's weights into a fresh model (pre-training → fine-tuning). The
-    model may differ in :data:`WEIGHT_COMPATIBLE_SETTINGS`; modules they add start fresh."""
+    model may differ in :data:`WEIGHT_COMPATIBLE_SETTINGS`; modules they add start fresh.
+    With ``train.init_new_symbols`` the symbol table may differ too (:func:`remap_embedding`)."""
     state = load_checkpoint(path, map_location="cpu")
     source: Config = state["config"]
     kept = {name: getattr(config.model, name) for name in WEIGHT_COMPATIBLE_SETTINGS}
-    mismatch = TrainingError(
-        f"train.init_from={path} was trained with another model or symbol table; "
-        "fine-tuning needs the same model and text settings"
-    )
-    if (
-        dataclasses.replace(source.model, **kept) != config.model
-        or source.text.symbols != config.text.symbols
+    new_symbols = source.text.symbols != config.text.symbols
+    if dataclasses.replace(source.model, **kept) != config.model or (
+        new_symbols and not config.train.init_new_symbols
     ):
-        raise mismatch
-    missing, unexpected = model.load_state_dict(state["model"], strict=False)
+        raise TrainingError(
+            f"train.init_from={path} was trained with another model or symbol table; "
+            "fine-tuning needs the same model and text settings "
+            "(train.init_new_symbols=true allows another symbol table)"
+        )
+    weights = dict(state["model"])
+    if new_symbols:
+        key = "encoder_prenet.embedding.weight"
+        weights[key], shared = remap_embedding(
+            weights[key], source.text.symbols, model.state_dict()[key], config.text.symbols
+        )
+        log.info(
+            "symbol table changed: %d of %d symbols keep their embedding, the rest start fresh",
+            shared,
+            len(config.text.symbols),
+        )
+    missing, unexpected = model.load_state_dict(weights, strict=False)
     if unexpected:
-        raise mismatch
+        raise TrainingError(f"train.init_from={path} has weights this model lacks: {unexpected}")
     log.info("initialised weights from %s (step %d)", path, state["step"])
     if missing:
         fresh = sorted({key.split(".")[0] for key in missing})
         log.info("new modules start fresh: %s", ", ".join(fresh))
+
+
+def remap_embedding(
+    old: Tensor, old_symbols: tuple[str, ...], fresh: Tensor, new_symbols: tuple[str, ...]
+) -> tuple[Tensor, int]:
+    """Rows of ``fresh`` (V_new, D) replaced by ``old``'s (V_old, D) row of the same symbol.
+
+    Returns the embedding and how many symbols it shares with the old table."""
+    row = {symbol: i for i, symbol in enumerate(old_symbols)}
+    out = fresh.clone()
+    shared = [(i, row[s]) for i, s in enumerate(new_symbols) if s in row]
+    for new_index, old_index in shared:
+        out[new_index] = old[old_index]
+    return out, len(shared)
 
 
 def freeze_modules(model: TransformerTTS, names: tuple[str, ...]) -> None:
