@@ -24,7 +24,13 @@ $(VENV)/.stamp-dev: $(VENV)/.stamp-base
 system-deps:
 	@bash scripts/system_deps.sh
 
-demo: $(VENV)/.stamp-base
+$(VENV)/.stamp-demo: $(VENV)/.stamp-base
+	$(PIP) install -q -e ".[phonemes]"
+	touch $@
+
+# The bundled voice reads espeak-ng phonemes.
+demo: $(VENV)/.stamp-demo
+	@bash scripts/system_deps.sh espeak-ng
 	$(PY) app.py --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.stamp-dev system-deps

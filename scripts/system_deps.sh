@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Install the Debian packages some tests use, when possible; never fail the build.
+# Install the Debian packages some tests (and the demo's phoneme voice) use, when possible;
+# never fail the build.
 # (flite also makes the recipe's synthetic pre-training corpus: `tts flite-corpus`.)
 set -u
+# Usage: system_deps.sh [PACKAGE ...]   (default: espeak-ng chromium flite)
+packages=("$@")
+[ $# -eq 0 ] && packages=(espeak-ng chromium flite)
 want=()
-command -v espeak-ng >/dev/null 2>&1 || want+=(espeak-ng)
-command -v chromium >/dev/null 2>&1 || want+=(chromium)
-command -v flite >/dev/null 2>&1 || want+=(flite)
+for name in "${packages[@]}"; do
+    command -v "$name" >/dev/null 2>&1 || want+=("$name")
+done
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "note: not root or no apt-get; tests needing ${want[*]} will skip" >&2

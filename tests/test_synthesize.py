@@ -134,6 +134,19 @@ def test_checkpoint_from_another_config_is_rejected(tmp_path, checkpoint):
         Synthesizer.from_checkpoint(tmp_path / "missing.pt")
 
 
+def test_a_phoneme_voice_without_espeak_says_how_to_install_it(tmp_path, monkeypatch):
+    from tts.text import phonemes
+
+    path = write_checkpoint(tmp_path / "phonemes.pt", 2, 0, "text.frontend=phonemes")
+    monkeypatch.setattr(phonemes, "missing_dependency", lambda: "espeak-ng is not installed")
+    with pytest.raises(SynthesisError, match=r"reads phonemes, but espeak-ng.*apt-get install"):
+        Synthesizer.from_checkpoint(path, vocoder="griffin-lim:2")
+    monkeypatch.setattr(phonemes, "missing_dependency", lambda: None)
+    assert Synthesizer.from_checkpoint(path, vocoder="griffin-lim:2").tokenizer.frontend == (
+        "phonemes"
+    )
+
+
 def test_fp16_checkpoint_loads(tmp_path, checkpoint, synthesizer):
     state = torch.load(checkpoint, weights_only=True)
     state["model"] = {

@@ -32,7 +32,7 @@ from tts.checkpoint import CheckpointError, load_checkpoint
 from tts.config import Config
 from tts.model.generate import generate
 from tts.model.transformer_tts import TransformerTTS
-from tts.text import Tokenizer, normalize
+from tts.text import Tokenizer, normalize, phonemes
 from tts.vocoder import Vocoder, load_vocoder
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,12 @@ class Synthesizer:
                 f"vocoder runs at {vocoder.sample_rate} Hz but the model at "
                 f"{config.audio.sample_rate} Hz"
             )
+        if config.text.frontend == "phonemes":
+            missing = phonemes.missing_dependency()
+            if missing is not None:
+                raise SynthesisError(
+                    f"this voice reads phonemes, but {missing}: {phonemes.INSTALL_HINT}"
+                )
         self.model = model.eval().to(device)
         self.config = config
         self.tokenizer = Tokenizer(config.text)
