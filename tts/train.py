@@ -377,7 +377,7 @@ def log_validation(writer, out_dir: Path, config: Config, step: int, val, sample
             f"mel/free_{i}", plot_mel(sample["mel"].T.numpy(), "", sample["target"].T.numpy()), step
         )
         if sample["mel"].shape[0] >= 2:
-            audio = griffin_lim(sample["mel"].T, config.audio, n_iter=16)
+            audio = griffin_lim(sample["mel"].T, config.audio, n_iter=16).clamp(-1.0, 1.0)
             writer.add_audio(f"audio/free_{i}", audio.unsqueeze(0), step, config.audio.sample_rate)
 
 
