@@ -243,7 +243,9 @@ def alignment_image(alignment: np.ndarray, symbols: list[str], view: str) -> Ima
 
 def info_markdown(result: SynthesisResult, model: str, vocoder: str) -> str:
     """The numbers people ask about first, as a one-row table."""
-    stopped = "stop token" if not result.hit_max else "**length cap** (raise the maximum length?)"
+    stopped = result.stopped_by
+    if result.hit_max:
+        stopped = "**length cap** (raise the maximum length?)"
     columns = {
         "audio": f"{result.audio_seconds:.2f} s",
         "decoder steps": str(result.decoder_steps),

@@ -65,6 +65,7 @@ def test_result_fields_are_consistent(synthesizer):
     # A random model rarely stops by itself; the cap (4 frames/symbol) must be reported.
     if result.hit_max:
         assert result.mel.shape[1] == pytest.approx(4 * len(result.symbols), abs=2)
+    assert result.stopped_by == ("length cap" if result.hit_max else "stop token")
 
 
 def test_batched_equals_one_at_a_time(synthesizer):
@@ -230,6 +231,7 @@ def test_export_bakes_a_speaking_rate_into_a_duration_decoding_voice(tmp_path, c
         syn = Synthesizer.from_checkpoint(voice, vocoder="griffin-lim:1", prenet_dropout=False)
         result = syn("The birch canoe slid on the smooth planks.", max_len_ratio=20.0)
         assert not result.hit_max
+        assert result.stopped_by == result.summary()["stopped_by"] == "durations"
         seconds[scale] = result.audio_seconds
     assert seconds[3.0] > 2 * seconds[1.0]
     with pytest.raises(SystemExit, match="duration_decoding"):

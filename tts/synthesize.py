@@ -94,6 +94,14 @@ class SynthesisResult:
     wall_seconds: float  # this text's share of model time + its vocoder time
     audio_seconds: float
     rtf: float  # wall_seconds / audio_seconds (< 1 is faster than real time)
+    by_durations: bool = False  # predicted durations set the length (duration decoding)
+
+    @property
+    def stopped_by(self) -> str:
+        """What ended the sentences: the length cap, the durations or the stop token."""
+        if self.hit_max:
+            return "length cap"
+        return "durations" if self.by_durations else "stop token"
 
     def summary(self) -> dict:
         """The JSON-able numbers (no arrays)."""
@@ -103,7 +111,7 @@ class SynthesisResult:
             "audio_seconds": round(self.audio_seconds, 3),
             "decoder_steps": self.decoder_steps,
             "hit_max_len": self.hit_max,
-            "stopped_by": "length cap" if self.hit_max else "stop token",
+            "stopped_by": self.stopped_by,
             "wall_seconds": round(self.wall_seconds, 3),
             "rtf": round(self.rtf, 4),
         }
@@ -400,6 +408,7 @@ class Synthesizer:
             wall_seconds=wall,
             audio_seconds=seconds,
             rtf=wall / max(seconds, 1e-9),
+            by_durations=self.model.duration_predictor is not None,
         )
 
 
