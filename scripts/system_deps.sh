@@ -12,10 +12,10 @@ for name in "${packages[@]}"; do
 done
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "note: not root or no apt-get; tests needing ${want[*]} will skip" >&2
+    echo "note: not root or no apt-get; what needs ${want[*]} (tests, the phoneme voice) will skip or say how to install it" >&2
     exit 0
 fi
 echo "installing system packages: ${want[*]}" >&2
 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >/dev/null) \
-    || echo "note: could not install ${want[*]}; tests needing them will skip" >&2
+    || echo "note: could not install ${want[*]}; what needs them will skip or say how to install it" >&2
 exit 0
