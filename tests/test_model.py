@@ -542,3 +542,32 @@ def test_sequential_sampling_trains_on_the_rollout_inputs():
     torch.testing.assert_close(
         out.output.mel_after, model(tokens, tl, mels, ml, inputs=expected).mel_after
     )
+
+
+def test_speaker_vectors_start_at_zero_and_then_set_the_voice():
+    model = tiny(num_speakers=3).eval()
+    tokens, mels = example()
+    lengths, mel_lengths = torch.tensor([7, 5]), torch.tensor([12, 9])
+
+    def run(speakers):
+        return model(tokens, lengths, mels, mel_lengths, speakers=speakers).mel_after
+
+    # Zero-initialised: a voice grown from a single-speaker one speaks as it did.
+    torch.testing.assert_close(run(torch.tensor([2, 1])), run(None))
+    with torch.no_grad():
+        model.speaker_embedding.weight.normal_()
+    torch.testing.assert_close(run(None), run(torch.tensor([0, 0])))
+    assert not torch.allclose(run(torch.tensor([1, 0]))[0], run(None)[0])
+    torch.testing.assert_close(run(torch.tensor([1, 0]))[1], run(None)[1])
+    with pytest.raises(ValueError, match=r"speaker ids must be in \[0, 3\)"):
+        run(torch.tensor([3, 0]))
+    with pytest.raises(ValueError, match=r"speaker ids must be in \[0, 1\)"):
+        tiny().encode(tokens, lengths, torch.tensor([1, 0]))
+
+
+def test_collate_carries_speakers():
+    from tts.data import Item
+
+    items = [Item("a", torch.tensor([3, 1]), torch.randn(4, MELS), speaker=1)]
+    items.append(Item("b", torch.tensor([3, 1]), torch.randn(4, MELS)))
+    assert collate(items).speakers.tolist() == [1, 0]

@@ -312,3 +312,18 @@ def test_python_api_with_a_jik876_hifigan(tmp_path, checkpoint):
     result = syn("Vocoded by HiFi-GAN.", max_len_ratio=1.0)
     assert syn.vocoder.name == "hifigan"
     assert result.audio.size == result.mel.shape[1] * 256 and np.isfinite(result.audio).all()
+
+
+def test_speaker_option_picks_a_voice_and_rejects_unknown_ones(tmp_path):
+    path = write_checkpoint(tmp_path / "two.pt", 2, 0, "model.num_speakers=2")
+    state = torch.load(path, weights_only=True)
+    state["model"]["speaker_embedding.weight"][1] = 3.0
+    torch.save(state, path)
+    syn = Synthesizer.from_checkpoint(path, vocoder="griffin-lim:2", prenet_dropout=False)
+    first, again, other = (
+        syn("A short test.", seed=0, speaker=speaker).mel for speaker in (0, 0, 1)
+    )
+    np.testing.assert_array_equal(first, again)
+    assert first.shape != other.shape or not np.allclose(first, other)
+    with pytest.raises(SynthesisError, match="speaker 2 does not exist: this voice has 2"):
+        syn("A short test.", speaker=2)

@@ -16,7 +16,7 @@ import torch.multiprocessing as mp
 from conftest import REPO, TINY_MODEL, make_prepared
 
 from tts.checkpoint import checkpoints_in, load_checkpoint
-from tts.config import load_config
+from tts.config import ConfigError, load_config
 from tts.text.symbols import DEFAULT_CHARACTERS
 from tts.train import TrainingError, build_model, init_from_checkpoint, train
 
@@ -262,3 +262,49 @@ def test_cli_reports_a_bad_config_without_traceback(tmp_path, caplog):
 
     assert main(["train", "--out", str(tmp_path / "run"), "--set", "model.num_heads=3"]) == 1
     assert "num_heads" in caplog.text
+
+
+def test_mixed_sampler_keeps_each_batch_to_one_corpus_and_repeats_the_first():
+    from tts.data import FrameBudgetSampler, MixedSampler
+
+    small = FrameBudgetSampler([10] * 4, 20, seed=3)  # 2 batches
+    large = FrameBudgetSampler([10] * 10, 20, seed=3)  # 5 batches
+    sampler = MixedSampler([small, large], [4, 10], first_repeat=3)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 3 * 2 + 5
+    first = [b for b in batches if max(b) < 4]
+    second = [b for b in batches if min(b) >= 4]
+    assert len(first) == 6 and len(second) == 5
+    assert sorted(i for b in second for i in b) == list(range(4, 14))
+    assert sorted(i for b in first for i in b) == sorted(list(range(4)) * 3)
+    assert list(sampler) == batches  # the same epoch is the same order (resume)
+    sampler.set_epoch(1)
+    assert sorted(map(sorted, sampler)) == sorted(map(sorted, batches))
+
+
+def test_extra_speakers_train_their_own_vector_from_a_single_speaker_voice(tmp_path):
+    main = make_prepared(tmp_path / "main", n_items=8)
+    other = make_prepared(tmp_path / "other", n_items=8, seed=1)
+    train(tiny_config(main, "train.max_steps=2"), tmp_path / "single")
+    start = checkpoints_in(tmp_path / "single")[-1]
+    with pytest.raises(ConfigError, match="num_speakers must be at least 2"):
+        tiny_config(main, f"data.extra_speakers=[{other}]")
+    config = tiny_config(
+        main,
+        "train.max_steps=4",
+        f"train.init_from={start}",
+        f"data.extra_speakers=[{other}]",
+        "data.main_repeat=2",
+        "model.num_speakers=2",
+    )
+    model = train(config, tmp_path / "mixed").model
+    vectors = model.speaker_embedding.weight.detach()
+    assert vectors.shape == (2, config.model.d_model)
+    assert vectors.abs().sum(1).min() > 0  # both speakers' batches trained their vector
+    source = load_checkpoint(start)["model"]
+    name = "decoder_layers.0.self_attention.query.weight"
+    assert not torch.equal(model.state_dict()[name], source[name])
+    three = dataclasses.replace(config, model=dataclasses.replace(config.model, num_speakers=3))
+    mixed = checkpoints_in(tmp_path / "mixed")[-1]
+    with pytest.raises(TrainingError, match="another shape: speaker_embedding.weight"):
+        init_from_checkpoint(build_model(three), three, str(mixed))

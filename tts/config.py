@@ -89,8 +89,15 @@ class DataConfig:
     test_fraction: float = 0.05
     clip_fraction: float = 0.01
     split_seed: int = 1234
+    # Other speakers' prepared corpora (manifest folders) whose training splits join this
+    # one's: speaker 1, 2, … in their order (this corpus is speaker 0, the voice that
+    # synthesis uses by default). Validation stays on this corpus. ``main_repeat`` lists this
+    # corpus's batches that many times per epoch, so a small corpus is not drowned.
+    extra_speakers: tuple[str, ...] = ()
+    main_repeat: int = 1
 
     def __post_init__(self) -> None:
+        _check(self.main_repeat >= 1, "data.main_repeat must be >= 1")
         _check(0 <= self.min_seconds < self.max_seconds, "need 0 <= data.min_seconds < max")
         _check(0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1, "bad split fractions")
         _check(self.val_fraction + self.test_fraction < 1, "val + test fractions must be < 1")
@@ -140,8 +147,12 @@ class ModelConfig:
     # predictor fits log steps, whose mean undershoots the mean step count (Jensen), so a
     # voice may store a scale above 1, as Piper voices store their length_scale.
     length_scale: float = 1.0
+    # A learnt vector per speaker added to the encoder output (zero at the start, so a
+    # single-speaker voice loaded with train.init_from speaks as before for every speaker).
+    num_speakers: int = 1
 
     def __post_init__(self) -> None:
+        _check(self.num_speakers >= 1, "model.num_speakers must be >= 1")
         _check(self.context_heads >= 1, "model.context_heads must be >= 1")
         _check(
             not self.duration_decoding or self.context_alignment == "mas",
@@ -269,6 +280,13 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        _check(
+            self.model.num_speakers >= 1 + len(self.data.extra_speakers),
+            f"data.extra_speakers lists {len(self.data.extra_speakers)} other speaker(s): "
+            f"model.num_speakers must be at least {1 + len(self.data.extra_speakers)}",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return to_plain(self)

@@ -36,13 +36,22 @@ class Item:
     id: str
     tokens: Tensor  # (T_text,) int64, ending with the end token
     mel: Tensor  # (T_mel, M) float32 raw log-mel
+    speaker: int = 0
 
 
 class TTSDataset(Dataset):
-    """(tokens, mel) pairs; text is tokenised from the manifest's normalised text."""
+    """(tokens, mel) pairs of one speaker; text is tokenised from the manifest's normalised
+    text."""
 
-    def __init__(self, manifest: str | Path, tokenizer: Tokenizer, max_items: int | None = None):
+    def __init__(
+        self,
+        manifest: str | Path,
+        tokenizer: Tokenizer,
+        max_items: int | None = None,
+        speaker: int = 0,
+    ):
         self.root = Path(manifest).parent
+        self.speaker = speaker
         self.rows = read_manifest(manifest)[:max_items]
         if not self.rows:
             raise ValueError(f"manifest {manifest} has no rows")
@@ -61,7 +70,8 @@ class TTSDataset(Dataset):
     def __getitem__(self, index: int) -> Item:
         row = self.rows[index]
         mel = np.load(self.root / row["mel_path"])
-        return Item(row["id"], self.tokens[index], torch.from_numpy(mel).float().T.contiguous())
+        mel = torch.from_numpy(mel).float().T.contiguous()
+        return Item(row["id"], self.tokens[index], mel, self.speaker)
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class Batch:
     token_mask: Tensor  # (B, T_text) bool, True at real symbols
     mel_mask: Tensor  # (B, T_mel) bool, True at real frames
     stop_targets: Tensor  # (B, T_mel) 1.0 from the last real frame on
+    speakers: Tensor  # (B,) int64 speaker ids
 
     def to(self, device: torch.device | str) -> Batch:
         moved = {
@@ -106,6 +117,7 @@ def collate(items: list[Item], pad_value: float = math.log(1e-5)) -> Batch:
         token_mask,
         mel_mask,
         stop,
+        torch.tensor([item.speaker for item in items]),
     )
 
 
@@ -167,6 +179,45 @@ class FrameBudgetSampler(Sampler[list[int]]):
             else len(batches)
         )
         return batches[self.rank : usable : self.num_replicas]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self._epoch_batches())
+
+    def __len__(self) -> int:
+        return len(self._epoch_batches())
+
+
+class MixedSampler(Sampler[list[int]]):
+    """Batches over several corpora joined in one ``ConcatDataset``, each batch from one
+    corpus: the first corpus's batches ``first_repeat`` times per epoch, then every other
+    corpus's once, shuffled together (seeded by epoch).
+
+    ``samplers`` are the corpora's own :class:`FrameBudgetSampler`, in concatenation
+    order; their indices are shifted to the joined dataset's.
+    """
+
+    def __init__(
+        self, samplers: list[FrameBudgetSampler], sizes: list[int], first_repeat: int = 1
+    ) -> None:
+        if len(samplers) != len(sizes) or not samplers:
+            raise ValueError("need one sampler per corpus")
+        self.samplers, self.first_repeat = samplers, first_repeat
+        self.offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+        self.seed, self.epoch = samplers[0].seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        for sampler in self.samplers:
+            sampler.set_epoch(epoch)
+
+    def _epoch_batches(self) -> list[list[int]]:
+        batches = []
+        for corpus, (sampler, offset) in enumerate(zip(self.samplers, self.offsets, strict=True)):
+            repeats = self.first_repeat if corpus == 0 else 1
+            for _ in range(repeats):
+                batches += [[offset + i for i in batch] for batch in sampler]
+        random.Random(self.seed + self.epoch).shuffle(batches)
+        return batches
 
     def __iter__(self) -> Iterator[list[int]]:
         return iter(self._epoch_batches())

@@ -80,12 +80,13 @@ def rollout_inputs(
     generator=None,
     frames: Tensor | None = None,
     mel_lengths: Tensor | None = None,
+    speakers: Tensor | None = None,
 ) -> Tensor:
     """Decoder inputs (B, T_dec, M) of a step-by-step pass in which each step reads the
     teacher's frame with probability 1 − p, else the last frame this pass produced.
     ``frames`` (B, T_dec * r, M) and ``mel_lengths`` (B,), the targets, are needed with
     ``model.duration_decoding``, whose steps follow the targets' monotonic path."""
-    encoded = model.encode(tokens, token_lengths)
+    encoded = model.encode(tokens, token_lengths, speakers)
     caches = model.memory_caches(encoded)
     steps = teacher_inputs.shape[1]
     aligned = None
@@ -125,10 +126,11 @@ def scheduled_sampling_forward(
     generator=None,
     frame_dropout: float = 0.0,
     rollout: RolloutKind = "parallel",
+    speakers: Tensor | None = None,
 ) -> SampledOutput:
     """Teacher forcing when p == 0 (one pass), otherwise the two-pass mix (``rollout``
     ``parallel`` or ``sequential``); the inputs of the pass with gradient then lose
-    frames with probability ``frame_dropout``.
+    frames with probability ``frame_dropout``. ``speakers`` (B,) as in the model's ``encode``.
 
     ``model`` may be wrapped (DistributedDataParallel), hence the explicit r.
     """
@@ -137,21 +139,23 @@ def scheduled_sampling_forward(
     teacher_inputs = decoder_inputs(frames, r)
     if p <= 0:
         inputs = drop_frames(teacher_inputs, frame_dropout, generator)
-        output = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs)
+        output = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs, speakers=speakers)
         return SampledOutput(output, None, inputs)
     if rollout == "sequential":
         raw = getattr(model, "module", model)
         mixed = rollout_inputs(
-            raw, tokens, token_lengths, teacher_inputs, p, generator, frames, mel_lengths
+            raw, tokens, token_lengths, teacher_inputs, p, generator, frames, mel_lengths, speakers
         )
         inputs = drop_frames(mixed, frame_dropout, generator)
-        output = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs)
+        output = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs, speakers=speakers)
         return SampledOutput(output, None, inputs)
     with torch.no_grad():
-        first = model(tokens, token_lengths, mels, mel_lengths, inputs=teacher_inputs)
+        first = model(
+            tokens, token_lengths, mels, mel_lengths, inputs=teacher_inputs, speakers=speakers
+        )
     predicted = decoder_inputs(first.mel_before.detach(), r)
     inputs = drop_frames(
         mix_inputs(teacher_inputs, predicted, p, generator), frame_dropout, generator
     )
-    second = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs)
+    second = model(tokens, token_lengths, mels, mel_lengths, inputs=inputs, speakers=speakers)
     return SampledOutput(second, first, inputs)

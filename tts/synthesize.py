@@ -55,6 +55,8 @@ class SynthesisOptions:
     never less than ``min_frames`` (about 1.2 s, so that "Hi." said slowly is not cut).
     ``monotonic`` restricts cross-attention to ``monotonic_window`` = (back, forward)
     symbols around the previous focus. ``seed`` makes prenet dropout reproducible.
+    ``speaker`` picks the voice of a multi-speaker model (0: the corpus it was trained on
+    first, ``data.manifest_dir``; 1, 2, …: ``data.extra_speakers``).
     """
 
     stop_threshold: float = 0.5
@@ -66,6 +68,7 @@ class SynthesisOptions:
     seed: int | None = None
     pause_seconds: float = 0.25
     max_sentence_chars: int = 250
+    speaker: int = 0
 
     def __post_init__(self) -> None:
         if not 0 < self.stop_threshold <= 1:
@@ -290,6 +293,12 @@ class Synthesizer:
         opts = SynthesisOptions(**options)
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
+        speakers = self.model.config.num_speakers
+        if not 0 <= opts.speaker < speakers:
+            raise SynthesisError(
+                f"speaker {opts.speaker} does not exist: this voice has {speakers} "
+                f"speaker(s), 0 to {speakers - 1}"
+            )
         prepared = [self.prepare(text, opts.max_sentence_chars) for text in texts]
         queue = [(index, ids) for index, item in enumerate(prepared) for ids in item.ids]
         # Similar lengths share a batch so little time goes to padding.
@@ -332,6 +341,7 @@ class Synthesizer:
             min_steps=min_steps.to(self.device),
             stop_threshold=opts.stop_threshold,
             monotonic=opts.monotonic_window if opts.monotonic else None,
+            speakers=torch.full_like(lengths, opts.speaker).to(self.device),
         )
         mel = out.mel.float().cpu()
         if not torch.isfinite(mel).all():
@@ -449,6 +459,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-len-ratio", type=float, default=15.0, help="frames per symbol")
     parser.add_argument("--monotonic", action="store_true", help="monotonic attention window")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--speaker", type=int, default=0, help="speaker id of a multi-speaker voice"
+    )
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
 
 
@@ -486,6 +499,7 @@ def run(args: argparse.Namespace) -> int:
             max_len_ratio=args.max_len_ratio,
             monotonic=args.monotonic,
             seed=args.seed,
+            speaker=args.speaker,
         )
     except (SynthesisError, CheckpointError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from exc

@@ -26,13 +26,13 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from tts.audio import griffin_lim
 from tts.checkpoint import CheckpointError, checkpoints_in, load_checkpoint, save_checkpoint
 from tts.config import Config, ConfigError, load_config, save_config
-from tts.data import Batch, FrameBudgetSampler, TTSDataset, collate
+from tts.data import Batch, FrameBudgetSampler, MixedSampler, TTSDataset, collate
 from tts.eval.alignment import best_head_diagonality, most_diagonal_head
 from tts.eval.robustness import detect
 from tts.eval.text_probe import text_probe
@@ -101,6 +101,7 @@ WEIGHT_COMPATIBLE_SETTINGS = (
     "duration_channels",
     "duration_kernel",
     "length_scale",
+    "num_speakers",
 )
 
 
@@ -130,6 +131,13 @@ def init_from_checkpoint(model: TransformerTTS, config: Config, path: str) -> No
             "symbol table changed: %d of %d symbols keep their embedding, the rest start fresh",
             shared,
             len(config.text.symbols),
+        )
+    own = model.state_dict()
+    resized = [k for k, v in weights.items() if k in own and own[k].shape != v.shape]
+    if resized:
+        raise TrainingError(
+            f"train.init_from={path} has weights of another shape: {', '.join(resized)} "
+            "(e.g. another model.num_speakers)"
         )
     missing, unexpected = model.load_state_dict(weights, strict=False)
     if unexpected:
@@ -173,6 +181,33 @@ def set_training(model: TransformerTTS, frozen: tuple[str, ...]) -> None:
     model.train()
     for name in frozen:
         getattr(model, name).eval()
+
+
+def training_data(
+    config: Config, tokenizer: Tokenizer, max_items: int | None, world_size: int, rank: int
+) -> tuple[Dataset, Sampler]:
+    """The training split of ``data.manifest_dir`` (speaker 0) and of each of
+    ``data.extra_speakers`` (speakers 1, 2, …), with a frame-budget batch sampler."""
+    folders = [config.data.manifest_dir, *config.data.extra_speakers]
+    parts = [
+        TTSDataset(Path(folder) / "train.jsonl", tokenizer, max_items, speaker=speaker)
+        for speaker, folder in enumerate(folders)
+    ]
+    samplers = [
+        FrameBudgetSampler(
+            [part.frames(i) for i in range(len(part))],
+            config.train.batch_frames,
+            config.train.max_batch_size,
+            seed=config.train.seed,
+            num_replicas=world_size,
+            rank=rank,
+        )
+        for part in parts
+    ]
+    if len(parts) == 1 and config.data.main_repeat == 1:
+        return parts[0], samplers[0]
+    sampler = MixedSampler(samplers, [len(part) for part in parts], config.data.main_repeat)
+    return ConcatDataset(parts), sampler
 
 
 def load_stats(manifest_dir: Path, n_mels: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -238,6 +273,7 @@ def compute_loss(
         p,
         frame_dropout=config.train.sampling.frame_dropout,
         rollout=config.train.sampling.rollout,
+        speakers=batch.speakers,
     )
     terms = tts_loss(
         sampled.output, mels, batch.mel_lengths, batch.token_lengths, config.train.loss, step
@@ -428,16 +464,8 @@ def train(
 
     tokenizer = Tokenizer(config.text)
     manifest_dir = Path(config.data.manifest_dir)
-    train_set = TTSDataset(manifest_dir / "train.jsonl", tokenizer, max_items)
+    train_set, sampler = training_data(config, tokenizer, max_items, world_size, rank)
     val_set = TTSDataset(manifest_dir / "val.jsonl", tokenizer)
-    sampler = FrameBudgetSampler(
-        [train_set.frames(i) for i in range(len(train_set))],
-        config.train.batch_frames,
-        config.train.max_batch_size,
-        seed=config.train.seed,
-        num_replicas=world_size,
-        rank=rank,
-    )
     val_sampler = FrameBudgetSampler(
         [val_set.frames(i) for i in range(len(val_set))],
         max(config.train.batch_frames, max(val_set.frames(i) for i in range(len(val_set)))),

@@ -48,6 +48,7 @@ def generate(
     alignment_heads: list[tuple[int, int]] | None = None,
     length_scale: float | None = None,
     durations: Tensor | None = None,
+    speakers: Tensor | None = None,
 ) -> GenerateOutput:
     """Decode until every item's stop probability reaches ``stop_threshold``.
 
@@ -60,12 +61,13 @@ def generate(
     ``stop_threshold`` are then unused) and ``length_scale`` (default
     ``model.length_scale``) stretches them. ``durations`` (B, T_text), whole steps per
     symbol, replaces the prediction (e.g. a recording's, to hear the model without its
-    duration errors).
+    duration errors). ``speakers`` (B,) picks the voice of a multi-speaker model
+    (default speaker 0).
     """
     r = model.reduction_factor
     batch = tokens.shape[0]
     device = tokens.device
-    encoded = model.encode(tokens, token_lengths)
+    encoded = model.encode(tokens, token_lengths, speakers)
     planned, aligned, path_symbols = None, None, None
     if model.duration_predictor is None and durations is not None:
         raise ValueError("durations need a model trained with model.duration_decoding")

@@ -2,6 +2,7 @@
 
 Dimension letters, used in every shape comment below:
     B  batch                      T_text  input symbols (including the end token)
+    S  speakers (model.num_speakers)
     T_mel  mel frames             T_dec   decoder steps = ceil(T_mel / r)
     r  reduction factor           D  d_model
     M  mel bins                   L  decoder layers     H  attention heads
@@ -136,6 +137,10 @@ class TransformerTTS(nn.Module):
             config.postnet_kernel,
             config.postnet_dropout,
         )
+        self.speaker_embedding = None
+        if config.num_speakers > 1:
+            self.speaker_embedding = nn.Embedding(config.num_speakers, config.d_model)
+            nn.init.zeros_(self.speaker_embedding.weight)
         self.register_buffer("mel_mean", torch.zeros(n_mels))
         self.register_buffer("mel_std", torch.ones(n_mels))
 
@@ -156,14 +161,29 @@ class TransformerTTS(nn.Module):
         """Model space (..., M) → raw log-mel, ready for a vocoder."""
         return mel * self.mel_std + self.mel_mean
 
-    def encode(self, tokens: Tensor, lengths: Tensor) -> EncoderOutput:
-        """tokens (B, T_text), lengths (B,) → memory (B, T_text, D)."""
+    def encode(
+        self, tokens: Tensor, lengths: Tensor, speakers: Tensor | None = None
+    ) -> EncoderOutput:
+        """tokens (B, T_text), lengths (B,) → memory (B, T_text, D). ``speakers`` (B,)
+        int64 picks each item's speaker (default 0) when ``model.num_speakers`` > 1; the
+        speaker's vector is added to every symbol's memory."""
         mask = lengths_to_mask(lengths, tokens.shape[1])
         x = self.encoder_position(self.encoder_prenet(tokens, mask))
         attention_mask = mask[:, None, None, :]
         for layer in self.encoder_layers:
             x = layer(x, attention_mask)
-        return EncoderOutput(self.encoder_norm(x), mask)
+        memory = self.encoder_norm(x)
+        if speakers is not None and not bool(
+            ((speakers >= 0) & (speakers < self.config.num_speakers)).all()
+        ):
+            raise ValueError(
+                f"speaker ids must be in [0, {self.config.num_speakers}), got {speakers.tolist()}"
+            )
+        if self.speaker_embedding is not None:
+            if speakers is None:
+                speakers = torch.zeros_like(lengths)
+            memory = memory + self.speaker_embedding(speakers)[:, None]
+        return EncoderOutput(memory, mask)
 
     def memory_caches(self, encoded: EncoderOutput) -> list[LayerCache]:
         """Cross-attention keys/values of the encoder output, once per utterance."""
@@ -226,15 +246,16 @@ class TransformerTTS(nn.Module):
         mels: Tensor,
         mel_lengths: Tensor,
         inputs: Tensor | None = None,
+        speakers: Tensor | None = None,
     ) -> TTSOutput:
         """Teacher-forced pass.
 
         tokens (B, T_text); mels (B, T_mel, M) normalised targets; ``inputs`` (B, T_dec, M)
         overrides the decoder inputs (scheduled sampling), defaulting to
-        :func:`decoder_inputs` of the targets.
+        :func:`decoder_inputs` of the targets; ``speakers`` (B,) as in :meth:`encode`.
         """
         r = self.reduction_factor
-        encoded = self.encode(tokens, token_lengths)
+        encoded = self.encode(tokens, token_lengths, speakers)
         frames = pad_to_multiple(mels, r)
         if inputs is None:
             inputs = decoder_inputs(frames, r)
