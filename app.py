@@ -213,6 +213,15 @@ def view_choices(synthesizer: Synthesizer | None) -> list[str]:
     return [BEST_HEAD, ALL_HEADS, *heads]
 
 
+def speaker_choices(synthesizer: Synthesizer | None) -> list[tuple[str, int]]:
+    """The speakers of a model, named for the corpora they were trained on (0 first)."""
+    if synthesizer is None:
+        return [("default", 0)]
+    data, count = synthesizer.config.data, synthesizer.config.model.num_speakers
+    names = [Path(data.manifest_dir).name, *(Path(folder).name for folder in data.extra_speakers)]
+    return [(names[i] if i < len(names) else f"speaker {i}", i) for i in range(count)]
+
+
 def figure_image(fig: Figure) -> Image.Image:
     """Render and close a figure (PNG in memory), so no pyplot state outlives the request."""
     buffer = io.BytesIO()
@@ -275,6 +284,7 @@ def synthesize(
     max_len_ratio: float,
     monotonic: bool,
     seed: float | None,
+    speaker: int | None = 0,
 ) -> tuple[tuple[int, np.ndarray], Image.Image, Image.Image, str, dict]:
     """The ``/synthesize`` endpoint: audio, alignment plot, mel plot, info, and the
     alignment kept in the session so changing the view needs no new synthesis."""
@@ -294,6 +304,7 @@ def synthesize(
                 max_len_ratio=float(max_len_ratio),
                 monotonic=bool(monotonic),
                 seed=None if seed is None or seed < 0 else int(seed),
+                speaker=int(speaker or 0),
             )
         with voices.plot_lock:
             alignment = alignment_image(result.alignment, result.symbols, view)
@@ -323,13 +334,18 @@ def redraw_alignment(voices: VoiceBank, view: str, kept: dict | None) -> Image.I
         return alignment_image(kept["alignment"], kept["symbols"], view)
 
 
-def select_model(voices: VoiceBank, vocoder: str, model: str) -> gr.Dropdown:
-    """Load the chosen model now (once) and offer its layers and heads as views."""
+def select_model(voices: VoiceBank, vocoder: str, model: str) -> tuple[gr.Dropdown, gr.Dropdown]:
+    """Load the chosen model now (once) and offer its layers and heads as views, and its
+    speakers."""
     try:
         synthesizer = voices.get(model, vocoder)
     except (CheckpointError, SynthesisError, ValueError) as exc:
         raise gr.Error(str(exc)) from exc
-    return gr.Dropdown(choices=view_choices(synthesizer), value=BEST_HEAD)
+    speakers = speaker_choices(synthesizer)
+    return (
+        gr.Dropdown(choices=view_choices(synthesizer), value=BEST_HEAD),
+        gr.Dropdown(choices=speakers, value=0, visible=len(speakers) > 1),
+    )
 
 
 def build_app(voices: VoiceBank, settings: DemoSettings | None = None) -> gr.Blocks:
@@ -364,6 +380,12 @@ def build_app(voices: VoiceBank, settings: DemoSettings | None = None) -> gr.Blo
                         [(vocoder_label(v), v) for v in voices.vocoders],
                         value=voices.vocoders[0],
                         label="Vocoder",
+                    )
+                    speaker = gr.Dropdown(
+                        speaker_choices(first),
+                        value=0,
+                        label="Speaker",
+                        visible=len(speaker_choices(first)) > 1,
                     )
                 with gr.Accordion("Advanced settings", open=False):
                     stop_threshold = gr.Slider(
@@ -405,7 +427,17 @@ def build_app(voices: VoiceBank, settings: DemoSettings | None = None) -> gr.Blo
                 mel = gr.Image(label="Mel-spectrogram", format="png", elem_id="mel")
         kept = gr.State(time_to_live=1800)
 
-        inputs = [text, model, vocoder, view, stop_threshold, max_len_ratio, monotonic, seed]
+        inputs = [
+            text,
+            model,
+            vocoder,
+            view,
+            stop_threshold,
+            max_len_ratio,
+            monotonic,
+            seed,
+            speaker,
+        ]
         outputs = [audio, alignment, mel, info, kept]
         handler = partial(synthesize, voices, settings)
         button.click(
@@ -441,7 +473,7 @@ def build_app(voices: VoiceBank, settings: DemoSettings | None = None) -> gr.Blo
         model.change(
             partial(select_model, voices),
             [vocoder, model],
-            view,
+            [view, speaker],
             api_visibility="private",
         )
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)

@@ -200,8 +200,40 @@ def test_models_load_lazily_once_and_bad_ones_give_clean_errors(tmp_path, checkp
         app.synthesize(voices, settings, "Broken.", "broken", "griffin-lim:2", *args)
     with pytest.raises(gr.Error, match="accepts up to 50"):
         app.synthesize(voices, settings, "y" * 51, "tiny", "griffin-lim:2", *args)
-    dropdown = app.select_model(voices, "griffin-lim:2", "other")
-    assert "layer 1 head 1" in [choice[1] for choice in dropdown.choices]
+    views, speakers = app.select_model(voices, "griffin-lim:2", "other")
+    assert "layer 1 head 1" in [choice[1] for choice in views.choices]
+    assert speakers.visible is False  # one speaker: nothing to choose
+
+
+def test_a_multi_speaker_model_offers_its_speakers_by_corpus(tmp_path):
+    path = write_checkpoint(
+        tmp_path / "two.pt",
+        2,
+        0,
+        "model.num_speakers=2",
+        "data.manifest_dir=data/ljspeech_part1",
+        "data.extra_speakers=[data/flite_ext]",
+    )
+    state = torch.load(path, weights_only=True)
+    state["model"]["speaker_embedding.weight"][1] = 3.0
+    torch.save(state, path)
+    voices = app.VoiceBank(
+        {"one": write_checkpoint(tmp_path / "one.pt"), "two": path}, ["griffin-lim:2"]
+    )
+    app.build_app(voices)
+    _, speakers = app.select_model(voices, "griffin-lim:2", "two")
+    assert speakers.visible is True
+    assert [tuple(choice) for choice in speakers.choices] == [
+        ("ljspeech_part1", 0),
+        ("flite_ext", 1),
+    ]
+    settings = app.DemoSettings()
+    args = (app.BEST_HEAD, 0.5, 15.0, False, 0)
+    first = app.synthesize(voices, settings, "Hello there.", "two", "griffin-lim:2", *args, 0)
+    other = app.synthesize(voices, settings, "Hello there.", "two", "griffin-lim:2", *args, 1)
+    assert not np.array_equal(first[0][1], other[0][1])
+    with pytest.raises(gr.Error, match="speaker 2 does not exist"):
+        app.synthesize(voices, settings, "Hello there.", "two", "griffin-lim:2", *args, 2)
 
 
 def test_missing_checkpoint_exits_with_a_message(tmp_path):
