@@ -3,7 +3,8 @@
 # path loss -> ljspeech_part1 fine-tuning with them -> duration decoding on ljspeech_part1 ->
 # sequential scheduled sampling -> free-running training -> 5000 more sentences spoken by flite
 # -> the same sentences read as espeak-ng phonemes -> back to ljspeech_part1 with that encoder
-# frozen -> synthesis -> evaluation -> export into tts/pretrained/.
+# frozen, half the batches still flite's (a second speaker) -> synthesis -> evaluation ->
+# export into tts/pretrained/.
 # Needs Debian's flite for stage 1 and espeak-ng from stage 8 on (`apt-get install -y flite
 # espeak-ng`; `make test` installs both).
 # Runs unattended and resumes where it stopped (every training stage uses --resume):
@@ -11,8 +12,9 @@
 #     bash recipes/ljspeech_part1/run.sh --stage 11 --stop-stage 11   # only evaluate
 # Measured on the 2-core CPU: stage 2 about 28 min (1.1 s/step), stage 3 about 55 min,
 # stage 4 about 29 min, stage 5 about 15 min, stage 6 about 12 min, stage 7 about 70 min,
-# stage 8 about 65 min, stage 9 about 18 min; stage 1 about 12 min (flite: 9 min for 5000
-# sentences). The character voice's last stage (conf/lj_durations_back.yaml) and the earlier
+# stage 8 about 65 min, stage 9 about 10 min; stage 1 about 12 min (flite: 9 min for 5000
+# sentences). The single-speaker last stages (conf/lj_phonemes_back.yaml for phonemes,
+# conf/lj_durations_back.yaml for characters) and the earlier
 # voices' stages (conf/pretrain_flite.yaml, conf/pretrain_flite_long.yaml on a GPU,
 # conf/small.yaml) are kept for the README's tables.
 set -euo pipefail
@@ -34,8 +36,8 @@ sequential=exp/ljspeech_part1_durations_seq
 free=exp/ljspeech_part1_durations_free
 flite_text=exp/flite_ext_durations
 phonemes=exp/flite_ext_phonemes
-exp=exp/ljspeech_part1_phonemes
-voice_from=$exp/checkpoint_00000500.pt
+exp=exp/ljspeech_part1_mixed
+voice_from=$exp/checkpoint_00000600.pt
 voice=tts/pretrained/ljspeech_part1_small.pt
 run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
@@ -67,8 +69,8 @@ fi
 if run_stage 8; then echo "stage 8: the same flite sentences read as phonemes (init from $flite_text)"
     tts train --config "$conf/flite_ext_phonemes.yaml" --out "$phonemes" --resume
 fi
-if run_stage 9; then echo "stage 9: back to ljspeech_part1, encoder frozen, teacher-forced then free running (init from $phonemes)"
-    tts train --config "$conf/lj_phonemes_back.yaml" --out "$exp" --resume
+if run_stage 9; then echo "stage 9: back to ljspeech_part1 as speaker 0, flite_ext as speaker 1, encoder frozen (init from $phonemes)"
+    tts train --config "$conf/lj_phonemes_mixed.yaml" --out "$exp" --resume
 fi
 if run_stage 10; then echo "stage 10: synthesize Harvard sentences with alignment plots"
     tts synthesize --checkpoint "$voice_from" --text-file "$shared/eval/harvard_dev.txt" \
