@@ -381,11 +381,9 @@ def build_app(voices: VoiceBank, settings: DemoSettings | None = None) -> gr.Blo
                         value=voices.vocoders[0],
                         label="Vocoder",
                     )
+                    speakers = speaker_choices(first)
                     speaker = gr.Dropdown(
-                        speaker_choices(first),
-                        value=0,
-                        label="Speaker",
-                        visible=len(speaker_choices(first)) > 1,
+                        speakers, value=0, label="Speaker", visible=len(speakers) > 1
                     )
                 with gr.Accordion("Advanced settings", open=False):
                     stop_threshold = gr.Slider(
