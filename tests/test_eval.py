@@ -325,6 +325,15 @@ def test_tts_eval_needs_sentences_or_references(tiny_checkpoint, tmp_path):
         main(["eval", "--checkpoint", str(tiny_checkpoint), "--out-dir", str(tmp_path)])
 
 
+def test_tts_eval_refuses_a_speaker_the_voice_lacks_before_any_synthesis(tiny_checkpoint, tmp_path):
+    sentences = tmp_path / "s.txt"
+    sentences.write_text("The cat sat.\n")
+    args = ["eval", "--checkpoint", str(tiny_checkpoint), "--sentences", str(sentences)]
+    with pytest.raises(SystemExit, match="speaker 1 does not exist: this voice has 1"):
+        main([*args, "--out-dir", str(tmp_path / "out"), "--no-asr", "--speaker", "1"])
+    assert not (tmp_path / "out").exists()
+
+
 def _probe_model() -> TransformerTTS:
     torch.manual_seed(0)
     return build_model(load_config(None, [*TINY_MODEL, "model.reduction_factor=2"]))

@@ -262,6 +262,15 @@ class Synthesizer:
         """Synthesise one text (any length up to ``max_chars``); see :class:`SynthesisOptions`."""
         return self.synthesize_batch([text], **options)[0]
 
+    def check_speaker(self, speaker: int) -> None:
+        """A clear error for a speaker id this voice does not have."""
+        speakers = self.model.config.num_speakers
+        if not 0 <= speaker < speakers:
+            raise SynthesisError(
+                f"speaker {speaker} does not exist: this voice has {speakers} "
+                f"speaker(s), 0 to {speakers - 1}"
+            )
+
     def prepare(self, text: str, max_sentence_chars: int = 250) -> PreparedText:
         """Validate, clean, split and tokenize one text.
 
@@ -293,12 +302,7 @@ class Synthesizer:
         opts = SynthesisOptions(**options)
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
-        speakers = self.model.config.num_speakers
-        if not 0 <= opts.speaker < speakers:
-            raise SynthesisError(
-                f"speaker {opts.speaker} does not exist: this voice has {speakers} "
-                f"speaker(s), 0 to {speakers - 1}"
-            )
+        self.check_speaker(opts.speaker)
         prepared = [self.prepare(text, opts.max_sentence_chars) for text in texts]
         queue = [(index, ids) for index, item in enumerate(prepared) for ids in item.ids]
         # Similar lengths share a batch so little time goes to padding.

@@ -70,6 +70,7 @@ class EvalOptions:
     max_len_ratio: float | None = None  # frames per symbol; None: the synthesizer's default
     monotonic: bool = False
     seed: int | None = 0  # prenet dropout stays on at inference: seed it for repeatable scores
+    speaker: int = 0  # of a multi-speaker voice
     detector: DetectorSettings = field(default_factory=DetectorSettings)
     mcd_coeffs: int = 24
 
@@ -78,6 +79,7 @@ class EvalOptions:
             "stop_threshold": self.stop_threshold,
             "monotonic": self.monotonic,
             "seed": self.seed,
+            "speaker": self.speaker,
         }
         if self.max_len_ratio is not None:
             kwargs["max_len_ratio"] = self.max_len_ratio
@@ -374,6 +376,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-threshold", type=float, default=0.5)
     parser.add_argument("--max-len-ratio", type=float, default=None, help="frames per symbol")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--speaker", type=int, default=0, help="speaker id of a multi-speaker voice"
+    )
     parser.add_argument("--device", default="cpu", help="synthesis device: cpu | cuda | auto")
 
 
@@ -397,6 +402,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         transcriber = None if args.no_asr else Transcriber.load(args.asr_model)
         synthesizer = Synthesizer.from_checkpoint(args.checkpoint, args.vocoder, args.device)
+        synthesizer.check_speaker(args.speaker)
         report = evaluate(
             synthesizer,
             texts,
@@ -409,10 +415,12 @@ def run(args: argparse.Namespace) -> int:
                 max_len_ratio=args.max_len_ratio,
                 monotonic=args.monotonic,
                 seed=args.seed,
+                speaker=args.speaker,
             ),
             settings={
                 "checkpoint": str(args.checkpoint),
                 "step": synthesizer.step,
+                "speaker": args.speaker,
                 "vocoder": synthesizer.vocoder.name,
                 "sentences": str(args.sentences) if args.sentences else None,
                 "references": str(args.references) if args.references else None,
