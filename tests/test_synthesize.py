@@ -248,6 +248,27 @@ def test_export_bakes_a_speaking_rate_into_a_duration_decoding_voice(tmp_path, c
         )
 
 
+def test_prenet_dropout_off_is_stored_by_export_and_overridable_by_the_cli(tmp_path, checkpoint):
+    """``tts export --prenet-dropout off`` keeps the weights but makes the voice decode the
+    same whatever the seed; ``--prenet-dropout on`` at synthesis brings the dropout back."""
+    voice = tmp_path / "voice.pt"
+    cmd = ["export", "--fp32", "--checkpoint", str(checkpoint), "--out", str(voice)]
+    assert main([*cmd, "--prenet-dropout", "off"]) == 0
+    source, exported = (torch.load(p, weights_only=True) for p in (checkpoint, voice))
+    assert source["config"]["model"]["prenet_dropout_at_inference"] is True
+    assert exported["config"]["model"]["prenet_dropout_at_inference"] is False
+    assert all(torch.equal(source["model"][k], v) for k, v in exported["model"].items())
+
+    def mel(seed: int, *flags: str) -> np.ndarray:
+        out = tmp_path / f"out_{seed}_{'_'.join(flags)}"
+        synth = ["synthesize", "--checkpoint", str(voice), "--text", "A seed.", "--seed"]
+        assert main([*synth, str(seed), "--max-len-ratio", "3", "--out-dir", str(out), *flags]) == 0
+        return np.load(out / "0000.npz")["mel"]
+
+    np.testing.assert_array_equal(mel(1), mel(2))
+    assert not np.array_equal(mel(1, "--prenet-dropout", "on"), mel(2, "--prenet-dropout", "on"))
+
+
 def test_export_averages_several_checkpoints_weight_by_weight(tmp_path):
     first = write_checkpoint(tmp_path / "a.pt", 2, 0)
     second = write_checkpoint(tmp_path / "b.pt", 2, 1)

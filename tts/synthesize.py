@@ -466,7 +466,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--speaker", type=int, default=0, help="speaker id of a multi-speaker voice"
     )
+    add_prenet_dropout_argument(parser)
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+
+
+def add_prenet_dropout_argument(parser: argparse.ArgumentParser) -> None:
+    """``--prenet-dropout on|off``: override the voice's inference-time prenet dropout."""
+    parser.add_argument(
+        "--prenet-dropout",
+        choices=("on", "off"),
+        default=None,
+        help="decoder prenet dropout at inference (default: the voice's own setting)",
+    )
+
+
+def prenet_dropout_choice(args: argparse.Namespace) -> bool | None:
+    """The ``--prenet-dropout`` override as ``Synthesizer.from_checkpoint`` takes it."""
+    return None if args.prenet_dropout is None else args.prenet_dropout == "on"
 
 
 def resolve_checkpoint(path: Path | None) -> Path:
@@ -494,7 +510,10 @@ def run(args: argparse.Namespace) -> int:
         texts = [line.strip() for line in args.text_file.read_text().splitlines() if line.strip()]
     try:
         syn = Synthesizer.from_checkpoint(
-            resolve_checkpoint(args.checkpoint), args.vocoder, args.device
+            resolve_checkpoint(args.checkpoint),
+            args.vocoder,
+            args.device,
+            prenet_dropout=prenet_dropout_choice(args),
         )
         results = syn.synthesize_batch(
             texts,

@@ -102,6 +102,7 @@ WEIGHT_COMPATIBLE_SETTINGS = (
     "duration_kernel",
     "length_scale",
     "num_speakers",
+    "prenet_dropout_at_inference",
 )
 
 

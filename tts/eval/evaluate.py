@@ -352,6 +352,8 @@ def _summarize(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from tts.synthesize import add_prenet_dropout_argument
+
     parser.add_argument("--checkpoint", type=Path, required=True, help="acoustic checkpoint")
     parser.add_argument(
         "--sentences", type=Path, help="text file, one sentence per line (e.g. harvard_dev.txt)"
@@ -379,12 +381,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--speaker", type=int, default=0, help="speaker id of a multi-speaker voice"
     )
+    add_prenet_dropout_argument(parser)
     parser.add_argument("--device", default="cpu", help="synthesis device: cpu | cuda | auto")
 
 
 def run(args: argparse.Namespace) -> int:
     from tts.checkpoint import CheckpointError
-    from tts.synthesize import SynthesisError, Synthesizer
+    from tts.synthesize import SynthesisError, Synthesizer, prenet_dropout_choice
     from tts.vocoder import VocoderError
 
     if args.sentences is None and args.references is None:
@@ -401,7 +404,9 @@ def run(args: argparse.Namespace) -> int:
         references = references[: args.max_sentences]
     try:
         transcriber = None if args.no_asr else Transcriber.load(args.asr_model)
-        synthesizer = Synthesizer.from_checkpoint(args.checkpoint, args.vocoder, args.device)
+        synthesizer = Synthesizer.from_checkpoint(
+            args.checkpoint, args.vocoder, args.device, prenet_dropout_choice(args)
+        )
         synthesizer.check_speaker(args.speaker)
         report = evaluate(
             synthesizer,
@@ -421,6 +426,7 @@ def run(args: argparse.Namespace) -> int:
                 "checkpoint": str(args.checkpoint),
                 "step": synthesizer.step,
                 "speaker": args.speaker,
+                "prenet_dropout": synthesizer.config.model.prenet_dropout_at_inference,
                 "vocoder": synthesizer.vocoder.name,
                 "sentences": str(args.sentences) if args.sentences else None,
                 "references": str(args.references) if args.references else None,
