@@ -282,6 +282,18 @@ def test_export_averages_several_checkpoints_weight_by_weight(tmp_path):
     other = write_checkpoint(tmp_path / "c.pt", 3, 0)
     with pytest.raises(SystemExit, match="same model"):
         main(["export", "--out", str(tmp_path / "x.pt"), "--checkpoint", str(first), str(other)])
+    # Runs that differ only in dropout or inference settings share their weights' shapes: a
+    # soup of two fine-tunes, with the last one's config.
+    tuned = write_checkpoint(
+        tmp_path / "d.pt",
+        2,
+        2,
+        "model.decoder_prenet_dropout=0.3",
+        "model.prenet_dropout_at_inference=false",
+    )
+    soup = tmp_path / "soup.pt"
+    assert main(["export", "--out", str(soup), "--checkpoint", str(first), str(tuned)]) == 0
+    assert torch.load(soup, weights_only=True)["config"]["model"]["decoder_prenet_dropout"] == 0.3
 
 
 def test_export_fp16_and_plot_alignment_cli(tmp_path, checkpoint):

@@ -193,7 +193,7 @@ def test_init_from_starts_fine_tuning_from_other_weights(tmp_path):
     with pytest.raises(TrainingError, match="another model"):
         train(wrong, tmp_path / "wrong")
     # A model that only adds modules (the context head, durations) grows from the weights,
-    # and inference-only settings may change on the way.
+    # and inference-only settings and dropout rates may change on the way.
     grown = tiny_config(
         other,
         "train.max_steps=1",
@@ -201,6 +201,7 @@ def test_init_from_starts_fine_tuning_from_other_weights(tmp_path):
         "model.context_alignment=mas",
         "model.duration_decoding=true",
         "model.prenet_dropout_at_inference=false",
+        "model.decoder_prenet_dropout=0.3",
         "train.seed=9",
     )
     grown_state = train(grown, tmp_path / "grown").model.state_dict()

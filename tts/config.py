@@ -121,6 +121,9 @@ class ModelConfig:
     encoder_prenet_dropout: float = 0.2
     decoder_prenet_dim: int = 256
     decoder_prenet_dropout: float = 0.5
+    # Tacotron 2 keeps the decoder prenet's dropout on at inference against attention loops.
+    # Duration voices (the path is fixed) may do better without it: measure with
+    # `tts eval --prenet-dropout off`, then `tts export --prenet-dropout off`.
     prenet_dropout_at_inference: bool = True
     postnet_layers: int = 5
     postnet_channels: int = 256

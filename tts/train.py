@@ -93,15 +93,20 @@ def build_model(config: Config) -> TransformerTTS:
 
 
 # Model settings a run may change when it starts from another run's weights: they only add
-# modules, or act only at inference.
+# modules, act only at inference, or are dropout rates.
 WEIGHT_COMPATIBLE_SETTINGS = (
+    "attention_dropout",
     "context_alignment",
     "context_heads",
     "duration_decoding",
     "duration_channels",
     "duration_kernel",
+    "decoder_prenet_dropout",
+    "dropout",
+    "encoder_prenet_dropout",
     "length_scale",
     "num_speakers",
+    "postnet_dropout",
     "prenet_dropout_at_inference",
 )
 
