@@ -334,9 +334,17 @@ def redraw_alignment(voices: VoiceBank, view: str, kept: dict | None) -> Image.I
         return alignment_image(kept["alignment"], kept["symbols"], view)
 
 
-def select_model(voices: VoiceBank, vocoder: str, model: str) -> tuple[gr.Dropdown, gr.Dropdown]:
-    """Load the chosen model now (once) and offer its layers and heads as views, and its
-    speakers."""
+def seeded(synthesizer: Synthesizer | None) -> bool:
+    """Whether the voice's output depends on the seed (prenet dropout at inference); the
+    Seed box is shown only then."""
+    return synthesizer is None or synthesizer.config.model.prenet_dropout_at_inference
+
+
+def select_model(
+    voices: VoiceBank, vocoder: str, model: str
+) -> tuple[gr.Dropdown, gr.Dropdown, gr.Number]:
+    """Load the chosen model now (once) and offer its layers and heads as views, its
+    speakers, and a seed if its output depends on one."""
     try:
         synthesizer = voices.get(model, vocoder)
     except (CheckpointError, SynthesisError, ValueError) as exc:
@@ -345,6 +353,7 @@ def select_model(voices: VoiceBank, vocoder: str, model: str) -> tuple[gr.Dropdo
     return (
         gr.Dropdown(choices=view_choices(synthesizer), value=BEST_HEAD),
         gr.Dropdown(choices=speakers, value=0, visible=len(speakers) > 1),
+        gr.Number(visible=seeded(synthesizer)),
     )
 
 
@@ -412,6 +421,7 @@ def build_app(voices: VoiceBank, settings: DemoSettings | None = None) -> gr.Blo
                         precision=0,
                         label="Seed",
                         info="same seed, same audio (-1: a new one every time)",
+                        visible=seeded(first),
                     )
                 button = gr.Button("Synthesize", variant="primary", elem_id="synthesize")
                 gr.Examples(EXAMPLES, inputs=[text], label="Examples")
@@ -471,7 +481,7 @@ def build_app(voices: VoiceBank, settings: DemoSettings | None = None) -> gr.Blo
         model.change(
             partial(select_model, voices),
             [vocoder, model],
-            [view, speaker],
+            [view, speaker, seed],
             api_visibility="private",
         )
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)

@@ -200,9 +200,10 @@ def test_models_load_lazily_once_and_bad_ones_give_clean_errors(tmp_path, checkp
         app.synthesize(voices, settings, "Broken.", "broken", "griffin-lim:2", *args)
     with pytest.raises(gr.Error, match="accepts up to 50"):
         app.synthesize(voices, settings, "y" * 51, "tiny", "griffin-lim:2", *args)
-    views, speakers = app.select_model(voices, "griffin-lim:2", "other")
+    views, speakers, seed = app.select_model(voices, "griffin-lim:2", "other")
     assert "layer 1 head 1" in [choice[1] for choice in views.choices]
     assert speakers.visible is False  # one speaker: nothing to choose
+    assert seed.visible is True  # prenet dropout at inference: the seed matters
 
 
 def test_a_multi_speaker_model_offers_its_speakers_by_corpus(tmp_path):
@@ -211,6 +212,7 @@ def test_a_multi_speaker_model_offers_its_speakers_by_corpus(tmp_path):
         2,
         0,
         "model.num_speakers=2",
+        "model.prenet_dropout_at_inference=false",
         "data.manifest_dir=data/ljspeech_part1",
         "data.extra_speakers=[data/flite_ext]",
     )
@@ -221,8 +223,9 @@ def test_a_multi_speaker_model_offers_its_speakers_by_corpus(tmp_path):
         {"one": write_checkpoint(tmp_path / "one.pt"), "two": path}, ["griffin-lim:2"]
     )
     app.build_app(voices)
-    _, speakers = app.select_model(voices, "griffin-lim:2", "two")
+    _, speakers, seed = app.select_model(voices, "griffin-lim:2", "two")
     assert speakers.visible is True
+    assert seed.visible is False  # deterministic decoding: no seed to offer
     assert [tuple(choice) for choice in speakers.choices] == [
         ("ljspeech_part1", 0),
         ("flite_ext", 1),
