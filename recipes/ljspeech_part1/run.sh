@@ -3,8 +3,8 @@
 # path loss -> ljspeech_part1 fine-tuning with them -> duration decoding on ljspeech_part1 ->
 # sequential scheduled sampling -> free-running training -> 5000 more sentences spoken by flite
 # -> the same sentences read as espeak-ng phonemes -> back to ljspeech_part1 with that encoder
-# frozen, half the batches still flite's (a second speaker) -> synthesis -> evaluation ->
-# export into tts/pretrained/.
+# frozen, half the batches still flite's (a second speaker), decoded without prenet dropout
+# -> synthesis -> evaluation -> export into tts/pretrained/.
 # Needs Debian's flite for stage 1 and espeak-ng from stage 8 on (`apt-get install -y flite
 # espeak-ng`; `make test` installs both).
 # Runs unattended and resumes where it stopped (every training stage uses --resume):
@@ -12,8 +12,9 @@
 #     bash recipes/ljspeech_part1/run.sh --stage 11 --stop-stage 11   # only evaluate
 # Measured on the 2-core CPU: stage 2 about 28 min (1.1 s/step), stage 3 about 55 min,
 # stage 4 about 29 min, stage 5 about 15 min, stage 6 about 12 min, stage 7 about 70 min,
-# stage 8 about 65 min, stage 9 about 10 min; stage 1 about 12 min (flite: 9 min for 5000
-# sentences). The single-speaker last stages (conf/lj_phonemes_back.yaml for phonemes,
+# stage 8 about 90 min, stage 9 about 11 min; stage 1 about 12 min (flite: 9 min for 5000
+# sentences). Checkpoints were chosen on harvard_select.txt (Harvard lists 11-20), and
+# harvard_dev.txt is only reported. The single-speaker last stages (conf/lj_phonemes_back.yaml for phonemes,
 # conf/lj_durations_back.yaml for characters) and the earlier
 # voices' stages (conf/pretrain_flite.yaml, conf/pretrain_flite_long.yaml on a GPU,
 # conf/small.yaml) are kept for the README's tables.
@@ -79,6 +80,8 @@ fi
 if run_stage 11; then echo "stage 11: evaluate (intelligibility, robustness with and without the constraint)"
     tts eval --checkpoint "$voice_from" --sentences "$shared/eval/harvard_dev.txt" \
         --out-dir "$exp/eval_harvard" --references data/ljspeech_part1/test.jsonl
+    tts eval --checkpoint "$voice_from" --sentences recipes/ljspeech_part1/harvard_select.txt \
+        --out-dir "$exp/eval_select"
     tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard"
     tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard_monotonic" --monotonic
 fi
