@@ -7,7 +7,7 @@ bakes a speaking rate into the file (``model.length_scale``, duration decoding o
 ``--prenet-dropout off`` makes its decoding deterministic (``model.prenet_dropout_at_inference``:
 Tacotron 2 keeps that dropout on so that attention does not loop, which a voice whose
 durations fix the path does not need). Measure before choosing: the bundled voice, trained
-teacher-forced last, is 5 WER points better without it; a voice whose last steps were free
+teacher-forced last, is 5–9 WER points better without it; a voice whose last steps were free
 running was 3 points worse.
 Several ``--checkpoint`` files of one run are averaged weight by weight (as ESPnet averages
 its last checkpoints): the mean of nearby points of a noisy run usually generalises better
