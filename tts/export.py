@@ -116,13 +116,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tts.synthesize import prenet_dropout_choice
+
     try:
         path = export_checkpoint(
             args.checkpoint,
             args.out,
             fp16=not args.fp32,
             length_scale=args.length_scale,
-            prenet_dropout=None if args.prenet_dropout is None else args.prenet_dropout == "on",
+            prenet_dropout=prenet_dropout_choice(args),
         )
     except (CheckpointError, ConfigError) as exc:
         raise SystemExit(f"error: {exc}") from exc

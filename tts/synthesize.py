@@ -481,7 +481,8 @@ def add_prenet_dropout_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def prenet_dropout_choice(args: argparse.Namespace) -> bool | None:
-    """The ``--prenet-dropout`` override as ``Synthesizer.from_checkpoint`` takes it."""
+    """``--prenet-dropout on|off`` as ``Synthesizer.from_checkpoint`` and
+    ``export_checkpoint`` take it: True, False, or None (keep the voice's setting)."""
     return None if args.prenet_dropout is None else args.prenet_dropout == "on"
 
 
