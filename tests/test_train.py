@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 import torch
@@ -283,6 +284,27 @@ def test_mixed_sampler_keeps_each_batch_to_one_corpus_and_repeats_the_first():
     assert list(sampler) == batches  # the same epoch is the same order (resume)
     sampler.set_epoch(1)
     assert sorted(map(sorted, sampler)) == sorted(map(sorted, batches))
+
+
+def test_mixed_sampler_share_cuts_the_first_corpus_to_a_share_of_the_epoch():
+    from tts.data import FrameBudgetSampler, MixedSampler
+
+    small = FrameBudgetSampler([10] * 6, 20, seed=3)  # 3 batches
+    large = FrameBudgetSampler([10] * 14, 20, seed=3)  # 7 batches
+    sampler = MixedSampler([small, large], [6, 14], first_share=2 / 3)
+    batches = list(sampler)
+    first = [b for b in batches if max(b) < 6]
+    assert len(first) == 14  # twice the other corpus's 7: 4 full passes and 2 of the 3 again
+    assert len(batches) - len(first) == 7
+    counts = Counter(tuple(b) for b in first)
+    assert sorted(counts.values()) == [4, 5, 5]
+    assert list(sampler) == batches
+    with pytest.raises(ValueError, match="second corpus"):
+        MixedSampler([small], [6], first_share=0.5)
+    with pytest.raises(ConfigError, match="main_share needs"):
+        load_config(None, ["data.main_share=0.5"])
+    with pytest.raises(ConfigError, match="main_share needs"):
+        load_config(None, ["data.main_share=0.5", "data.main_repeat=2", "data.extra_speakers=[x]"])
 
 
 def test_extra_speakers_train_their_own_vector_from_a_single_speaker_voice(tmp_path):

@@ -92,12 +92,20 @@ class DataConfig:
     # Other speakers' prepared corpora (manifest folders) whose training splits join this
     # one's: speaker 1, 2, … in their order (this corpus is speaker 0, the voice that
     # synthesis uses by default). Validation stays on this corpus. ``main_repeat`` lists this
-    # corpus's batches that many times per epoch, so a small corpus is not drowned.
+    # corpus's batches that many times per epoch, so a small corpus is not drowned;
+    # ``main_share`` (when > 0) says the same as a share of each epoch's batches instead,
+    # which stays right when an extra corpus grows.
     extra_speakers: tuple[str, ...] = ()
     main_repeat: int = 1
+    main_share: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.main_repeat >= 1, "data.main_repeat must be >= 1")
+        _check(0 <= self.main_share < 1, "data.main_share must be in [0, 1)")
+        _check(
+            self.main_share == 0 or (self.main_repeat == 1 and self.extra_speakers),
+            "data.main_share needs data.extra_speakers and replaces data.main_repeat (leave it 1)",
+        )
         _check(0 <= self.min_seconds < self.max_seconds, "need 0 <= data.min_seconds < max")
         _check(0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1, "bad split fractions")
         _check(self.val_fraction + self.test_fraction < 1, "val + test fractions must be < 1")

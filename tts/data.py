@@ -192,16 +192,26 @@ class MixedSampler(Sampler[list[int]]):
     corpus: the first corpus's batches ``first_repeat`` times per epoch, then every other
     corpus's once, shuffled together (seeded by epoch).
 
+    With ``first_share`` > 0 the first corpus's batches are instead repeated and cut to
+    that share of the epoch's batches (the cut falls in its shuffled order, so which
+    batches are left out changes with the epoch).
+
     ``samplers`` are the corpora's own :class:`FrameBudgetSampler`, in concatenation
     order; their indices are shifted to the joined dataset's.
     """
 
     def __init__(
-        self, samplers: list[FrameBudgetSampler], sizes: list[int], first_repeat: int = 1
+        self,
+        samplers: list[FrameBudgetSampler],
+        sizes: list[int],
+        first_repeat: int = 1,
+        first_share: float = 0.0,
     ) -> None:
         if len(samplers) != len(sizes) or not samplers:
             raise ValueError("need one sampler per corpus")
-        self.samplers, self.first_repeat = samplers, first_repeat
+        if not 0 <= first_share < 1 or (first_share > 0 and len(samplers) < 2):
+            raise ValueError("first_share must be in [0, 1) and needs a second corpus")
+        self.samplers, self.first_repeat, self.first_share = samplers, first_repeat, first_share
         self.offsets = [sum(sizes[:i]) for i in range(len(sizes))]
         self.seed, self.epoch = samplers[0].seed, 0
 
@@ -211,11 +221,16 @@ class MixedSampler(Sampler[list[int]]):
             sampler.set_epoch(epoch)
 
     def _epoch_batches(self) -> list[list[int]]:
-        batches = []
-        for corpus, (sampler, offset) in enumerate(zip(self.samplers, self.offsets, strict=True)):
-            repeats = self.first_repeat if corpus == 0 else 1
-            for _ in range(repeats):
-                batches += [[offset + i for i in batch] for batch in sampler]
+        shifted = [
+            [[offset + i for i in batch] for batch in sampler]
+            for sampler, offset in zip(self.samplers, self.offsets, strict=True)
+        ]
+        others = [batch for corpus in shifted[1:] for batch in corpus]
+        first = shifted[0] * self.first_repeat
+        if self.first_share > 0:
+            wanted = max(1, round(self.first_share / (1 - self.first_share) * len(others)))
+            first = (shifted[0] * -(-wanted // len(shifted[0])))[:wanted]
+        batches = first + others
         random.Random(self.seed + self.epoch).shuffle(batches)
         return batches
 

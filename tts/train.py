@@ -212,7 +212,12 @@ def training_data(
     ]
     if len(parts) == 1 and config.data.main_repeat == 1:
         return parts[0], samplers[0]
-    sampler = MixedSampler(samplers, [len(part) for part in parts], config.data.main_repeat)
+    sampler = MixedSampler(
+        samplers,
+        [len(part) for part in parts],
+        first_repeat=config.data.main_repeat,
+        first_share=config.data.main_share,
+    )
     return ConcatDataset(parts), sampler
 
 
