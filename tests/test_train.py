@@ -319,7 +319,7 @@ def test_extra_speakers_train_their_own_vector_from_a_single_speaker_voice(tmp_p
         "train.max_steps=4",
         f"train.init_from={start}",
         f"data.extra_speakers=[{other}]",
-        "data.main_repeat=2",
+        "data.main_share=0.5",
         "model.num_speakers=2",
     )
     model = train(config, tmp_path / "mixed").model
