@@ -226,10 +226,11 @@ class MixedSampler(Sampler[list[int]]):
             for sampler, offset in zip(self.samplers, self.offsets, strict=True)
         ]
         others = [batch for corpus in shifted[1:] for batch in corpus]
-        first = shifted[0] * self.first_repeat
         if self.first_share > 0:
             wanted = max(1, round(self.first_share / (1 - self.first_share) * len(others)))
-            first = (shifted[0] * -(-wanted // len(shifted[0])))[:wanted]
+            first = (shifted[0] * math.ceil(wanted / len(shifted[0])))[:wanted]
+        else:
+            first = shifted[0] * self.first_repeat
         batches = first + others
         random.Random(self.seed + self.epoch).shuffle(batches)
         return batches
