@@ -210,6 +210,49 @@ def test_init_from_starts_fine_tuning_from_other_weights(tmp_path):
     assert (grown_state[name] - pretrained[name]).abs().max() < 0.1 * far
 
 
+def test_added_decoder_layers_start_as_the_identity_below_the_trained_ones(tmp_path):
+    data = make_prepared(tmp_path / "data")
+    train(tiny_config(data, "train.max_steps=3"), tmp_path / "pretrain")
+    start = checkpoints_in(tmp_path / "pretrain")[-1]
+    source = load_checkpoint(start)["model"]
+    config = tiny_config(
+        data,
+        "train.max_steps=2",
+        f"train.init_from={start}",
+        "model.decoder_layers=4",
+        "model.prenet_dropout_at_inference=false",
+    )
+    deeper = build_model(config)
+    init_from_checkpoint(deeper, config, start)
+    weights = deeper.state_dict()
+    for key, value in source.items():
+        if key.startswith("decoder_layers."):
+            index, rest = key.split(".", 2)[1:]
+            torch.testing.assert_close(weights[f"decoder_layers.{int(index) + 2}.{rest}"], value)
+    assert weights["decoder_layers.1.cross_attention.out.weight"].abs().sum() == 0
+    # The deeper model speaks exactly as the trained one: same frames, same top attention.
+    shallow = build_model(
+        dataclasses.replace(config, model=dataclasses.replace(config.model, decoder_layers=2))
+    )
+    shallow.load_state_dict(source)
+    shallow.eval(), deeper.eval()
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.randint(1, len(config.text.symbols), (2, 9), generator=generator)
+    mels = torch.randn(2, 14, config.audio.n_mels, generator=generator)
+    args = (tokens, torch.tensor([9, 6]), mels, torch.tensor([14, 10]))
+    with torch.no_grad():
+        before, after = shallow(*args), deeper(*args)
+    torch.testing.assert_close(after.mel_after, before.mel_after)
+    assert len(after.cross_attention) == 4
+    torch.testing.assert_close(after.cross_attention[2:], before.cross_attention)
+    # Training moves the new layers; a run cannot drop trained ones.
+    grown = train(config, tmp_path / "deeper").model.state_dict()
+    assert grown["decoder_layers.0.feed_forward.net.3.weight"].abs().sum() > 0
+    fewer = tiny_config(data, f"train.init_from={start}", "model.decoder_layers=1")
+    with pytest.raises(TrainingError, match="not remove"):
+        init_from_checkpoint(build_model(fewer), fewer, start)
+
+
 def test_init_new_symbols_keeps_the_embeddings_of_shared_symbols(tmp_path):
     data = make_prepared(tmp_path / "data")
     train(tiny_config(data, "train.max_steps=2"), tmp_path / "pretrain")

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from tts.audio import griffin_lim
 from tts.checkpoint import CheckpointError, checkpoints_in, load_checkpoint, save_checkpoint
-from tts.config import Config, ConfigError, load_config, save_config
+from tts.config import Config, ConfigError, ModelConfig, load_config, save_config
 from tts.data import Batch, FrameBudgetSampler, MixedSampler, TTSDataset, collate
 from tts.eval.alignment import best_head_diagonality, most_diagonal_head
 from tts.eval.robustness import detect
@@ -93,11 +93,13 @@ def build_model(config: Config) -> TransformerTTS:
 
 
 # Model settings a run may change when it starts from another run's weights: they only add
-# modules, act only at inference, or are dropout rates.
+# modules (``decoder_layers`` may only grow, see :func:`deepen_decoder`), act only at
+# inference, or are dropout rates.
 WEIGHT_COMPATIBLE_SETTINGS = (
     "attention_dropout",
     "context_alignment",
     "context_heads",
+    "decoder_layers",
     "duration_decoding",
     "duration_channels",
     "duration_kernel",
@@ -128,6 +130,9 @@ def init_from_checkpoint(model: TransformerTTS, config: Config, path: str) -> No
             "(train.init_new_symbols=true allows another symbol table)"
         )
     weights = dict(state["model"])
+    added = config.model.decoder_layers - source.model.decoder_layers
+    if added:
+        weights = deepen_decoder(weights, source.model.decoder_layers, added, config.model)
     if new_symbols:
         key = "encoder_prenet.embedding.weight"
         weights[key], shared = remap_embedding(
@@ -149,9 +154,38 @@ def init_from_checkpoint(model: TransformerTTS, config: Config, path: str) -> No
     if unexpected:
         raise TrainingError(f"train.init_from={path} has weights this model lacks: {unexpected}")
     log.info("initialised weights from %s (step %d)", path, state["step"])
+    for layer in model.decoder_layers[:added]:
+        layer.start_as_identity()
+    if added:
+        log.info("%d new decoder layers below the trained ones start as the identity", added)
     if missing:
         fresh = sorted({key.split(".")[0] for key in missing})
         log.info("new modules start fresh: %s", ", ".join(fresh))
+
+
+def deepen_decoder(
+    weights: dict[str, Tensor], layers: int, added: int, model: ModelConfig
+) -> dict[str, Tensor]:
+    """A trained decoder of ``layers`` layers as the top of a deeper one: layer i becomes
+    layer i + ``added``. The trained layers stay on top because the guided attention loss and
+    inference read the last layers' heads; the new ones go below and start as the identity
+    (:meth:`DecoderLayer.start_as_identity`), so the deeper model begins by speaking exactly
+    as the trained one did."""
+    if added < 0:
+        raise TrainingError(
+            f"train.init_from has {layers} decoder layers; a run may add decoder layers "
+            f"but not remove them (model.decoder_layers={model.decoder_layers})"
+        )
+    if not model.norm_first:
+        raise TrainingError("added decoder layers start as the identity only with norm_first")
+    prefix = "decoder_layers."
+    moved = {}
+    for key, value in weights.items():
+        if key.startswith(prefix):
+            index, rest = key[len(prefix) :].split(".", 1)
+            key = f"{prefix}{int(index) + added}.{rest}"
+        moved[key] = value
+    return moved
 
 
 def remap_embedding(

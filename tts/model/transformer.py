@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import torch
 from torch import Tensor, nn
 
 from tts.model.attention import KeyValue, MultiHeadAttention
@@ -104,3 +105,16 @@ class DecoderLayer(nn.Module):
         return DecoderLayerOutput(
             x, cross.weights, LayerCache(attended.cache, cache.cross_attention)
         )
+
+    @torch.no_grad()
+    def start_as_identity(self) -> None:
+        """Zero what each residual branch adds, so that a pre-norm layer passes its input
+        through unchanged: a layer added to a trained decoder then changes nothing until it
+        learns (the output projections still receive gradients)."""
+        for projection in (
+            self.self_attention.out,
+            self.cross_attention.out,
+            self.feed_forward.net[-1],
+        ):
+            nn.init.zeros_(projection.weight)
+            nn.init.zeros_(projection.bias)
