@@ -158,8 +158,9 @@ def init_from_checkpoint(model: TransformerTTS, config: Config, path: str) -> No
         layer.start_as_identity()
     if added:
         log.info("%d new decoder layers below the trained ones start as the identity", added)
-    if missing:
-        fresh = sorted({key.split(".")[0] for key in missing})
+    new_layers = tuple(f"decoder_layers.{index}." for index in range(added))
+    fresh = sorted({key.split(".")[0] for key in missing if not key.startswith(new_layers)})
+    if fresh:
         log.info("new modules start fresh: %s", ", ".join(fresh))
 
 
