@@ -132,7 +132,7 @@ def init_from_checkpoint(model: TransformerTTS, config: Config, path: str) -> No
     weights = dict(state["model"])
     added = config.model.decoder_layers - source.model.decoder_layers
     if added:
-        weights = deepen_decoder(weights, source.model.decoder_layers, added, config.model)
+        weights = deepen_decoder(weights, source.model.decoder_layers, config.model)
     if new_symbols:
         key = "encoder_prenet.embedding.weight"
         weights[key], shared = remap_embedding(
@@ -154,9 +154,9 @@ def init_from_checkpoint(model: TransformerTTS, config: Config, path: str) -> No
     if unexpected:
         raise TrainingError(f"train.init_from={path} has weights this model lacks: {unexpected}")
     log.info("initialised weights from %s (step %d)", path, state["step"])
-    for layer in model.decoder_layers[:added]:
-        layer.start_as_identity()
     if added:
+        for layer in model.decoder_layers[:added]:
+            layer.start_as_identity()
         log.info("%d new decoder layers below the trained ones start as the identity", added)
     new_layers = tuple(f"decoder_layers.{index}." for index in range(added))
     fresh = sorted({key.split(".")[0] for key in missing if not key.startswith(new_layers)})
@@ -165,13 +165,14 @@ def init_from_checkpoint(model: TransformerTTS, config: Config, path: str) -> No
 
 
 def deepen_decoder(
-    weights: dict[str, Tensor], layers: int, added: int, model: ModelConfig
+    weights: dict[str, Tensor], layers: int, model: ModelConfig
 ) -> dict[str, Tensor]:
-    """A trained decoder of ``layers`` layers as the top of a deeper one: layer i becomes
-    layer i + ``added``. The trained layers stay on top because the guided attention loss and
-    inference read the last layers' heads; the new ones go below and start as the identity
-    (:meth:`DecoderLayer.start_as_identity`), so the deeper model begins by speaking exactly
-    as the trained one did."""
+    """A trained decoder of ``layers`` layers as the top of ``model``'s deeper one: layer i
+    becomes layer i + the number added. The trained layers stay on top because the guided
+    attention loss and inference read the last layers' heads; the new ones go below and start
+    as the identity (:meth:`DecoderLayer.start_as_identity`), so the deeper model begins by
+    speaking exactly as the trained one did."""
+    added = model.decoder_layers - layers
     if added < 0:
         raise TrainingError(
             f"train.init_from has {layers} decoder layers; a run may add decoder layers "
