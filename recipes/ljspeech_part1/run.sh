@@ -18,7 +18,7 @@
 # harvard_dev.txt is only reported. The single-speaker last stages (conf/lj_phonemes_back.yaml for phonemes,
 # conf/lj_durations_back.yaml for characters) and the earlier
 # voices' stages (conf/pretrain_flite.yaml, conf/pretrain_flite_long.yaml on a GPU,
-# conf/small.yaml) are kept for the README's tables.
+# conf/small.yaml) are kept for the tables in docs/experiments.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=1; stop_stage=100
