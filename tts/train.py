@@ -17,6 +17,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -86,6 +87,27 @@ def pick_device(requested: str, local_rank: int) -> torch.device:
         torch.cuda.set_device(local_rank)
         return torch.device("cuda", local_rank)
     return torch.device(requested)
+
+
+class Place(NamedTuple):
+    """Where this process stands in a run (one process, or one of torchrun's)."""
+
+    rank: int
+    world_size: int
+    device: torch.device
+    is_main: bool
+
+
+def start_run(out_dir: Path, seed: int, device: str, write_config: Callable[[Path], None]) -> Place:
+    """Join torchrun's process group (if any), pick this process's device, seed it (each rank
+    differently), and on the main process create ``out_dir`` with its ``config.yaml``."""
+    rank, world_size, local_rank = setup_distributed()
+    place = Place(rank, world_size, pick_device(device, local_rank), rank == 0)
+    if place.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_config(out_dir / "config.yaml")
+    seed_everything(seed + rank)
+    return place
 
 
 def build_model(config: Config) -> TransformerTTS:
@@ -500,14 +522,10 @@ def train(
 ) -> TrainOutcome:
     """Train until ``config.train.max_steps``; returns the progress (with loss history)
     and the trained model."""
-    rank, world_size, local_rank = setup_distributed()
-    device = pick_device(device, local_rank)
     out_dir = Path(out_dir)
-    is_main = rank == 0
-    if is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_config(config, out_dir / "config.yaml")
-    seed_everything(config.train.seed + rank)
+    rank, world_size, device, is_main = start_run(
+        out_dir, config.train.seed, device, lambda path: save_config(config, path)
+    )
 
     tokenizer = Tokenizer(config.text)
     manifest_dir = Path(config.data.manifest_dir)

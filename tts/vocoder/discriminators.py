@@ -48,6 +48,20 @@ def split_batch(
     return part(slice(None, first)), part(slice(first, None))
 
 
+def conv_stack(
+    convs: nn.ModuleList, conv_post: nn.Module, x: Tensor
+) -> tuple[Tensor, list[Tensor]]:
+    """Leaky-ReLU convs, then the output conv: flattened logits (B, N) and every layer's
+    output, which feature matching compares between real and generated audio."""
+    features = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), LRELU_SLOPE)
+        features.append(x)
+    x = conv_post(x)
+    features.append(x)
+    return torch.flatten(x, 1), features
+
+
 class PeriodDiscriminator(nn.Module):
     """2-D convs with (5, 1) kernels, stride 3 along time, over the (T / p, p) fold."""
 
@@ -77,13 +91,7 @@ class PeriodDiscriminator(nn.Module):
         if length % self.period:
             wav = F.pad(wav, (0, self.period - length % self.period), mode="reflect")
         x = wav.view(batch, channels, -1, self.period)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            features.append(x)
-        x = self.conv_post(x)
-        features.append(x)
-        return torch.flatten(x, 1), features
+        return conv_stack(self.convs, self.conv_post, x)
 
 
 class MultiPeriodDiscriminator(nn.Module):
@@ -126,14 +134,7 @@ class ScaleDiscriminator(nn.Module):
 
     def forward(self, wav: Tensor) -> tuple[Tensor, list[Tensor]]:
         """(B, 1, T) → logits (B, N), features."""
-        x = wav
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            features.append(x)
-        x = self.conv_post(x)
-        features.append(x)
-        return torch.flatten(x, 1), features
+        return conv_stack(self.convs, self.conv_post, wav)
 
 
 class MultiScaleDiscriminator(nn.Module):

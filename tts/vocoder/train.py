@@ -35,12 +35,10 @@ from tts.train import (
     Progress,
     TrainingError,
     all_finite,
-    pick_device,
     prune_checkpoints,
     rng_state,
-    seed_everything,
     set_rng_state,
-    setup_distributed,
+    start_run,
 )
 from tts.train import add_arguments as training_arguments
 from tts.vocoder import VocoderError
@@ -372,14 +370,10 @@ def train(
     max_items: int | None = None,
 ) -> TrainOutcome:
     """Train until ``config.train.max_steps``; returns the progress and the generator."""
-    rank, world_size, local_rank = setup_distributed()
-    device = pick_device(device, local_rank)
     out_dir = Path(out_dir)
-    is_main = rank == 0
-    if is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_vocoder_config(config, out_dir / "config.yaml")
-    seed_everything(config.train.seed + rank)
+    rank, world_size, device, is_main = start_run(
+        out_dir, config.train.seed, device, lambda path: save_vocoder_config(config, path)
+    )
 
     manifest_dir = Path(config.train.manifest_dir)
     check_manifest_audio(manifest_dir, config.audio)
