@@ -11,10 +11,11 @@
 # Runs unattended and resumes where it stopped (every training stage uses --resume):
 #     nohup bash recipes/ljspeech_part1/run.sh > exp/ljspeech_part1.log 2>&1 &
 #     bash recipes/ljspeech_part1/run.sh --stage 12 --stop-stage 12   # only evaluate
-# Measured on the 2-core CPU: stage 2 about 28 min (1.1 s/step), stage 3 about 55 min,
-# stage 4 about 29 min, stage 5 about 15 min, stage 6 about 12 min, stage 7 about 70 min,
-# stage 8 about 90 min, stage 9 about 29 min, stage 10 about 13 min; stage 1 about 22 min
-# (flite: 8–9 min per 5000 sentences). Checkpoints were chosen on harvard_select.txt (Harvard lists 11-20), and
+# Measured on the 2-core CPU (the original runs, then the rerun in a clean clone where it got
+# that far): stage 1 22 / 14 min (flite: 8–9 min per 5000 sentences), stage 2 28 / 38 min
+# (1.1–1.5 s/step), stage 3 55 / 65 min, stage 4 29 / 32 min, stage 5 15 / 18 min, stage 6
+# 12 / 14 min, stage 7 about 70 min, stage 8 about 90 min, stage 9 about 29 min, stage 10
+# about 13 min: 6 to 7 hours in all. Checkpoints were chosen on harvard_select.txt (Harvard lists 11-20), and
 # harvard_dev.txt is only reported. The single-speaker last stages (conf/lj_phonemes_back.yaml for phonemes,
 # conf/lj_durations_back.yaml for characters) and the earlier
 # voices' stages (conf/pretrain_flite.yaml, conf/pretrain_flite_long.yaml on a GPU,
