@@ -4,17 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=0; stop_stage=100; ngpu=1
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --stage) stage=$2; shift 2 ;;
-        --stop-stage) stop_stage=$2; shift 2 ;;
-        --ngpu) ngpu=$2; shift 2 ;;
-        *) echo "unknown option $1" >&2; exit 2 ;;
-    esac
-done
+. recipes/options.sh "$@"
 conf=recipes/ljspeech/conf/transformer.yaml
 exp=exp/ljspeech_transformer
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 if run_stage 0; then echo "stage 0: download LJSpeech-1.1"
     python -m data_prep.ljspeech --out downloads

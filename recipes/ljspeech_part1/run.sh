@@ -23,13 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=1; stop_stage=100
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --stage) stage=$2; shift 2 ;;
-        --stop-stage) stop_stage=$2; shift 2 ;;
-        *) echo "unknown option $1" >&2; exit 2 ;;
-    esac
-done
+. recipes/options.sh "$@"
 shared=../shared
 conf=recipes/ljspeech_part1/conf
 pretrain=exp/flite_path
@@ -43,7 +37,6 @@ phonemes10k=exp/flite_ext10k_phonemes
 exp=exp/ljspeech_part1_mixed
 voice_from=$exp/checkpoint_00000600.pt
 voice=tts/pretrained/ljspeech_part1_small.pt
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 if run_stage 1; then echo "stage 1: prepare features (ljspeech_part1, flite_slt_lj, 5000 and then 10000 new flite sentences; 22050 Hz)"
     tts prepare "$shared/data/flite_slt_lj" --out data/flite_slt_lj --config "$conf/flite_path.yaml" --workers 2

@@ -11,18 +11,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=1; stop_stage=100
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --stage) stage=$2; shift 2 ;;
-        --stop-stage) stop_stage=$2; shift 2 ;;
-        *) echo "unknown option $1" >&2; exit 2 ;;
-    esac
-done
+. recipes/options.sh "$@"
 shared=../shared
 conf=recipes/ljspeech_part1/conf
 exp=exp/short_mixed
 voice_from=$exp/checkpoint_00000600.pt
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 if run_stage 1; then echo "stage 1: prepare features (ljspeech_part1, 10000 new flite sentences; 22050 Hz)"
     tts prepare "$shared/data/ljspeech_part1" --out data/ljspeech_part1 --config "$conf/lj_path.yaml" --workers 2
