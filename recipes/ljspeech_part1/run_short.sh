@@ -30,7 +30,8 @@ if run_stage 3; then echo "stage 3: duration decoding on flite_ext10k"
     tts train --config "$conf/short_durations.yaml" --out exp/short_durations --resume
 fi
 if run_stage 4; then echo "stage 4: back to ljspeech_part1 as speaker 0, flite_ext10k as speaker 1, encoder frozen"
-    tts train --config "$conf/short_mixed.yaml" --out "$exp" --resume
+    tts train --config "$conf/lj_phonemes_mixed.yaml" --out "$exp" --resume \
+        --set train.init_from=exp/short_durations/checkpoint_00003000.pt
 fi
 if run_stage 5; then echo "stage 5: evaluate"
     tts eval --checkpoint "$voice_from" --sentences "$shared/eval/harvard_dev.txt" \
