@@ -40,7 +40,7 @@ from tts.synthesize import SynthesisError, SynthesisResult, Synthesizer
 
 log = logging.getLogger("app")
 
-TRAIN_COMMAND = "bash recipes/ljspeech_part1/run.sh"
+TRAIN_COMMAND = "bash recipes/ljspeech_part1/run_short.sh"
 BEST_HEAD = "most diagonal head"
 ALL_HEADS = "all heads (grid)"
 NO_MODEL = "(no voice installed)"

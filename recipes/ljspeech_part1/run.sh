@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The default voice, on the 2-core CPU alone: flite pre-training with the context head and
+# The previous default voice (run_short.sh now makes the bundled one, as good in 2 h 50 min),
+# on the 2-core CPU alone: flite pre-training with the context head and
 # path loss -> ljspeech_part1 fine-tuning with them -> duration decoding on ljspeech_part1 ->
 # sequential scheduled sampling -> free-running training -> 5000 more sentences spoken by flite
 # -> the same sentences read as espeak-ng phonemes -> 5000 more flite sentences read as
 # phonemes -> back to ljspeech_part1 with that encoder frozen, half the batches still flite's
-# (a second speaker), decoded without prenet dropout -> synthesis -> evaluation -> export into
-# tts/pretrained/.
+# (a second speaker), decoded without prenet dropout -> synthesis -> evaluation -> fp16 export.
 # Needs Debian's flite for stage 1 and espeak-ng from stage 8 on (`apt-get install -y flite
 # espeak-ng`; `make test` installs both).
 # Runs unattended and resumes where it stopped (every training stage uses --resume):
@@ -36,7 +36,7 @@ phonemes=exp/flite_ext_phonemes
 phonemes10k=exp/flite_ext10k_phonemes
 exp=exp/ljspeech_part1_mixed
 voice_from=$exp/checkpoint_00000600.pt
-voice=tts/pretrained/ljspeech_part1_small.pt
+voice=$exp/voice_fp16.pt
 
 if run_stage 1; then echo "stage 1: prepare features (ljspeech_part1, flite_slt_lj, 5000 and then 10000 new flite sentences; 22050 Hz)"
     tts prepare "$shared/data/flite_slt_lj" --out data/flite_slt_lj --config "$conf/flite_path.yaml" --workers 2
@@ -88,6 +88,6 @@ if run_stage 12; then echo "stage 12: evaluate (intelligibility, robustness with
     tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard"
     tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard_monotonic" --monotonic
 fi
-if run_stage 13; then echo "stage 13: export the fp16 default voice into the package"
+if run_stage 13; then echo "stage 13: export the fp16 voice (tts/pretrained/ holds run_short.sh's)"
     tts export --checkpoint "$voice_from" --out "$voice"
 fi

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The short chain to the phoneme voice, on the 2-core CPU alone: the phoneme voice from
-# scratch on 10000 flite sentences (path loss) -> duration decoding on them -> back to
-# ljspeech_part1 with the encoder frozen, half the batches still flite's -> evaluation.
+# The default voice, on the 2-core CPU alone: the phoneme voice from scratch on 10000 flite
+# sentences (path loss) -> duration decoding on them -> back to ljspeech_part1 with the
+# encoder frozen, half the batches still flite's, with scheduled sampling -> evaluation -> export
+# into tts/pretrained/.
 # Needs Debian's flite and espeak-ng (`make test` installs both).
-# Measured from a clean clone on the 2-core CPU, nothing else running: stage 1 9 min, stage 2
-# 25 min (1.0 s/step), stage 3 53 min, stage 4 8.5 min, stage 5 3.5 min; 1 h 39 min in all.
-# Step 600 scores WER 33.5 % / CER 19.0 % on harvard_dev.txt, about 5 points behind run.sh's
-# voice (docs/experiments.md, "A short chain: phonemes from the start").
+# Runs unattended and resumes where it stopped (every training stage uses --resume):
 #     nohup bash recipes/ljspeech_part1/run_short.sh > exp/short.log 2>&1 &
+#     bash recipes/ljspeech_part1/run_short.sh --stage 5 --stop-stage 5   # only evaluate
+# Measured on the 2-core CPU, nothing else running: stage 1 9 min, stage 2 25 min (1.0 s/step),
+# stage 3 about 2 h (steps 1-3000 in 53 min from a clean clone, steps 3001-7000 in 64 min, resumed
+# the next session in the same folder), stage 4 about 11 min, stage 5 about 8 min: about 2 h 50 min.
+# Step 600 of stage 4 is the bundled voice (docs/experiments.md, "The short chain, run longer").
+# recipes/ljspeech_part1/run.sh is the longer chain of the previous bundled voice.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=1; stop_stage=100
@@ -16,6 +20,7 @@ shared=../shared
 conf=recipes/ljspeech_part1/conf
 exp=exp/short_mixed
 voice_from=$exp/checkpoint_00000600.pt
+voice=tts/pretrained/ljspeech_part1_small.pt
 
 if run_stage 1; then echo "stage 1: prepare features (ljspeech_part1, 10000 new flite sentences; 22050 Hz)"
     tts prepare "$shared/data/ljspeech_part1" --out data/ljspeech_part1 --config "$conf/lj_path.yaml" --workers 2
@@ -29,13 +34,20 @@ fi
 if run_stage 3; then echo "stage 3: duration decoding on flite_ext10k"
     tts train --config "$conf/short_durations.yaml" --out exp/short_durations --resume
 fi
-if run_stage 4; then echo "stage 4: back to ljspeech_part1 as speaker 0, flite_ext10k as speaker 1, encoder frozen"
+# run.sh's last stage, plus parallel scheduled sampling capped at p=0.3 from step 190.
+if run_stage 4; then echo "stage 4: back to ljspeech_part1 as speaker 0, flite_ext10k as speaker 1, encoder frozen, scheduled sampling"
     tts train --config "$conf/lj_phonemes_mixed.yaml" --out "$exp" --resume \
-        --set train.init_from=exp/short_durations/checkpoint_00003000.pt
+        --set train.init_from=exp/short_durations/checkpoint_00007000.pt train.sampling.schedule=linear \
+        train.sampling.start_step=100 train.sampling.ramp_steps=300 train.sampling.max_prob=0.3
 fi
-if run_stage 5; then echo "stage 5: evaluate"
+if run_stage 5; then echo "stage 5: evaluate (intelligibility, robustness with and without the constraint)"
     tts eval --checkpoint "$voice_from" --sentences "$shared/eval/harvard_dev.txt" \
         --out-dir "$exp/eval_harvard" --references data/ljspeech_part1/test.jsonl
     tts eval --checkpoint "$voice_from" --sentences recipes/ljspeech_part1/harvard_select.txt \
         --out-dir "$exp/eval_select"
+    tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard"
+    tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard_monotonic" --monotonic
+fi
+if run_stage 6; then echo "stage 6: export the fp16 default voice into the package"
+    tts export --checkpoint "$voice_from" --out "$voice"
 fi
