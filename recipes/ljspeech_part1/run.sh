@@ -81,12 +81,7 @@ if run_stage 11; then echo "stage 11: synthesize Harvard sentences with alignmen
         --out-dir "$exp/synth_harvard" --plot --seed 0
 fi
 if run_stage 12; then echo "stage 12: evaluate (intelligibility, robustness with and without the constraint)"
-    tts eval --checkpoint "$voice_from" --sentences "$shared/eval/harvard_dev.txt" \
-        --out-dir "$exp/eval_harvard" --references data/ljspeech_part1/test.jsonl
-    tts eval --checkpoint "$voice_from" --sentences recipes/ljspeech_part1/harvard_select.txt \
-        --out-dir "$exp/eval_select"
-    tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard"
-    tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard_monotonic" --monotonic
+    bash recipes/ljspeech_part1/evaluate.sh "$voice_from" "$exp"
 fi
 if run_stage 13; then echo "stage 13: export the fp16 voice (tts/pretrained/ holds run_short.sh's)"
     tts export --checkpoint "$voice_from" --out "$voice"

@@ -41,12 +41,7 @@ if run_stage 4; then echo "stage 4: back to ljspeech_part1 as speaker 0, flite_e
         train.sampling.start_step=100 train.sampling.ramp_steps=300 train.sampling.max_prob=0.3
 fi
 if run_stage 5; then echo "stage 5: evaluate (intelligibility, robustness with and without the constraint)"
-    tts eval --checkpoint "$voice_from" --sentences "$shared/eval/harvard_dev.txt" \
-        --out-dir "$exp/eval_harvard" --references data/ljspeech_part1/test.jsonl
-    tts eval --checkpoint "$voice_from" --sentences recipes/ljspeech_part1/harvard_select.txt \
-        --out-dir "$exp/eval_select"
-    tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard"
-    tts eval --checkpoint "$voice_from" --sentences "$shared/eval/hard_dev.txt" --out-dir "$exp/eval_hard_monotonic" --monotonic
+    bash recipes/ljspeech_part1/evaluate.sh "$voice_from" "$exp"
 fi
 if run_stage 6; then echo "stage 6: export the fp16 default voice into the package"
     tts export --checkpoint "$voice_from" --out "$voice"
