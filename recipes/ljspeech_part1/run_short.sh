@@ -37,7 +37,7 @@ fi
 # run.sh's last stage, plus parallel scheduled sampling capped at p=0.3 from step 190.
 if run_stage 4; then echo "stage 4: back to ljspeech_part1 as speaker 0, flite_ext10k as speaker 1, encoder frozen, scheduled sampling"
     tts train --config "$conf/lj_phonemes_mixed.yaml" --out "$exp" --resume \
-        --set train.init_from=exp/short_durations/checkpoint_00007000.pt train.sampling.schedule=linear \
+        --set train.init_from=exp/short_durations/checkpoint_00008500.pt train.sampling.schedule=linear \
         train.sampling.start_step=100 train.sampling.ramp_steps=300 train.sampling.max_prob=0.3
 fi
 if run_stage 5; then echo "stage 5: evaluate (intelligibility, robustness with and without the constraint)"
