@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The previous default voice (run_short.sh now makes the bundled one, as good in 2 h 50 min),
+# An earlier default voice (run_short.sh now makes the bundled one, better, in about 3 h 15 min),
 # on the 2-core CPU alone: flite pre-training with the context head and
 # path loss -> ljspeech_part1 fine-tuning with them -> duration decoding on ljspeech_part1 ->
 # sequential scheduled sampling -> free-running training -> 5000 more sentences spoken by flite
