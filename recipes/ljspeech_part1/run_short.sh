@@ -12,7 +12,7 @@
 # 7001-8500 in 27 min, each resumed in the same folder), stage 4 about 11 min, stage 5 about 8 min:
 # about 3 h 15 min. Step 600 of stage 4 is the bundled voice (docs/experiments.md, "The short chain,
 # run longer" and "1500 more duration steps").
-# recipes/ljspeech_part1/run.sh is the longer chain of the previous bundled voice.
+# recipes/ljspeech_part1/run.sh is the longer chain of an earlier bundled voice.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=1; stop_stage=100
