@@ -9,7 +9,7 @@
 #     bash recipes/ljspeech_part1/run_short.sh --stage 5 --stop-stage 5   # only evaluate
 # Measured on the 2-core CPU, nothing else running: stage 1 9 min, stage 2 25 min (1.0 s/step),
 # stage 3 about 2 h 25 min (steps 1-3000 in 53 min from a clean clone, 3001-7000 in 64 min and
-# 7001-8500 in 27 min, each resumed in the same folder), stage 4 about 11 min, stage 5 about 8 min:
+# 7001-8500 in 27 min, each resumed in the same folder), stage 4 about 11 min, stage 5 4-8 min:
 # about 3 h 15 min. Step 600 of stage 4 is the bundled voice (docs/experiments.md, "The short chain,
 # run longer" and "1500 more duration steps").
 # recipes/ljspeech_part1/run.sh is the longer chain of an earlier bundled voice.
