@@ -210,6 +210,30 @@ def test_init_from_starts_fine_tuning_from_other_weights(tmp_path):
     assert (grown_state[name] - pretrained[name]).abs().max() < 0.1 * far
 
 
+def test_init_from_a_run_folder_takes_its_last_checkpoint_only_when_finished(tmp_path):
+    data = make_prepared(tmp_path / "data")
+    train(tiny_config(data, "train.max_steps=7"), tmp_path / "pretrain")
+    last = checkpoints_in(tmp_path / "pretrain")[-1]
+    assert last.name == "checkpoint_00000007.pt"
+    by_folder = train(
+        tiny_config(data, "train.max_steps=1", f"train.init_from={tmp_path / 'pretrain'}"),
+        tmp_path / "by_folder",
+    ).model.state_dict()
+    by_file = train(
+        tiny_config(data, "train.max_steps=1", f"train.init_from={last}"), tmp_path / "by_file"
+    ).model.state_dict()
+    assert all(torch.equal(by_folder[name], by_file[name]) for name in by_file)
+    # A run that stopped early (its last checkpoint is step 6 of 7) must not start the next.
+    last.unlink()
+    unfinished = tiny_config(data, "train.max_steps=1", f"train.init_from={tmp_path / 'pretrain'}")
+    with pytest.raises(TrainingError, match="stopped at step 6 of 7"):
+        train(unfinished, tmp_path / "unfinished")
+    (tmp_path / "empty").mkdir()
+    empty = tiny_config(data, "train.max_steps=1", f"train.init_from={tmp_path / 'empty'}")
+    with pytest.raises(TrainingError, match="without step checkpoints"):
+        train(empty, tmp_path / "from_empty")
+
+
 def test_added_decoder_layers_start_as_the_identity_below_the_trained_ones(tmp_path):
     data = make_prepared(tmp_path / "data")
     train(tiny_config(data, "train.max_steps=3"), tmp_path / "pretrain")

@@ -245,7 +245,8 @@ class TrainConfig:
 
     seed: int = 1234
     # Fine-tuning: a checkpoint whose model weights start a fresh run (optimiser, step and
-    # feature statistics are new). Ignored when resuming a run that has checkpoints.
+    # feature statistics are new), or a finished run's folder (its last checkpoint). Ignored
+    # when resuming a run that has checkpoints.
     init_from: str | None = None
     # Fine-tuning: top-level modules of the model whose weights stay as they are, e.g.
     # ``[encoder_prenet, encoder_layers, encoder_norm]`` keeps what a large corpus taught the

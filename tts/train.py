@@ -135,11 +135,33 @@ WEIGHT_COMPATIBLE_SETTINGS = (
 )
 
 
+def load_init_source(path: str) -> dict:
+    """``train.init_from``: a checkpoint file, or a run folder, whose last step checkpoint
+    is read. A recipe's next stage can then name the previous stage's folder instead of
+    repeating its step count. A folder whose run stopped before its ``train.max_steps`` is
+    an error, so a later stage never builds on a half-trained one."""
+    source = Path(path)
+    if not source.is_dir():
+        return load_checkpoint(source, map_location="cpu")
+    checkpoints = checkpoints_in(source)
+    if not checkpoints:
+        raise TrainingError(f"train.init_from={path} is a folder without step checkpoints")
+    state = load_checkpoint(checkpoints[-1], map_location="cpu")
+    planned = state["config"].train.max_steps
+    if state["step"] < planned:
+        raise TrainingError(
+            f"train.init_from={path}: that run stopped at step {state['step']} of {planned}; "
+            "finish it (tts train ... --resume) or name one of its checkpoints"
+        )
+    log.info("train.init_from: %s (step %d)", checkpoints[-1], state["step"])
+    return state
+
+
 def init_from_checkpoint(model: TransformerTTS, config: Config, path: str) -> None:
     """Copy another run's weights into a fresh model (pre-training → fine-tuning). The
     model may differ in :data:`WEIGHT_COMPATIBLE_SETTINGS`; modules they add start fresh.
     With ``train.init_new_symbols`` the symbol table may differ too (:func:`remap_embedding`)."""
-    state = load_checkpoint(path, map_location="cpu")
+    state = load_init_source(path)
     source: Config = state["config"]
     kept = {name: getattr(config.model, name) for name in WEIGHT_COMPATIBLE_SETTINGS}
     new_symbols = source.text.symbols != config.text.symbols

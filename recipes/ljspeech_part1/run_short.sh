@@ -35,10 +35,11 @@ fi
 if run_stage 3; then echo "stage 3: duration decoding on flite_ext10k"
     tts train --config "$conf/short_durations.yaml" --out exp/short_durations --resume
 fi
-# run.sh's last stage, plus parallel scheduled sampling capped at p=0.3 from step 190.
+# run.sh's last stage, plus parallel scheduled sampling capped at p=0.3 from step 190. It starts
+# from stage 3's last checkpoint (a run folder as train.init_from must have finished its max_steps).
 if run_stage 4; then echo "stage 4: back to ljspeech_part1 as speaker 0, flite_ext10k as speaker 1, encoder frozen, scheduled sampling"
     tts train --config "$conf/lj_phonemes_mixed.yaml" --out "$exp" --resume \
-        --set train.init_from=exp/short_durations/checkpoint_00008500.pt train.sampling.schedule=linear \
+        --set train.init_from=exp/short_durations train.sampling.schedule=linear \
         train.sampling.start_step=100 train.sampling.ramp_steps=300 train.sampling.max_prob=0.3
 fi
 if run_stage 5; then echo "stage 5: evaluate (intelligibility, robustness with and without the constraint)"
